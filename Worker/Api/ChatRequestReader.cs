@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Worker.Runner;
+
+namespace Worker.Api;
+
+/// <summary>POST /v1/chat/completions: messages rendered with the model's chat template, then tokenized.</summary>
+internal static class ChatRequestReader
+{
+    private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
+
+    public static GenerationRequest Read(JsonFields fields, string requestId, string model, LoadedModel loaded)
+    {
+        SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions");
+        var messages = ReadMessages(fields.Require("messages"));
+        string rendered;
+        try
+        {
+            rendered = loaded.ApplyChatTemplate(messages.ToJsonString());
+        }
+        catch (Exception e) when (e is not ApiException)
+        {
+            throw ApiException.BadRequest($"The messages could not be rendered with the model's chat template: {e.Message}", "messages");
+        }
+
+        var prompt = loaded.Encode(rendered);
+        if (prompt.Length == 0)
+        {
+            throw ApiException.BadRequest("The rendered conversation is empty.", "messages");
+        }
+        var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
+        // max_completion_tokens replaces max_tokens in OpenAI's chat API; both are accepted.
+        var maxTokens = fields.Integer("max_completion_tokens", 1, int.MaxValue) ?? fields.Integer("max_tokens", 1, int.MaxValue);
+        var sampling = SamplingReader.Read(fields, prompt.Length, loaded.MaxModelLength, loaded.Folder.VocabSize, maxTokens, defaultMaxTokens: null);
+        return new GenerationRequest(requestId, model, [prompt], [sampling], stream, includeUsage);
+    }
+
+    /// <summary>Checks each message and reduces content parts to plain text, the form chat templates expect.</summary>
+    private static JsonArray ReadMessages(JsonElement messages)
+    {
+        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+        {
+            throw ApiException.BadRequest("'messages' must be a non-empty list of messages.", "messages");
+        }
+
+        var normalized = new JsonArray();
+        var index = 0;
+        foreach (var message in messages.EnumerateArray())
+        {
+            var path = $"messages[{index++}]";
+            if (message.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.BadRequest($"'{path}' must be an object.", path);
+            }
+            var fields = new JsonFields(message);
+            var role = fields.String("role") ?? throw ApiException.BadRequest($"'{path}.role' is a required property.", $"{path}.role");
+            if (!Roles.Contains(role))
+            {
+                throw ApiException.BadRequest($"'{path}.role' must be one of {string.Join(", ", Roles)}; got '{role}'.", $"{path}.role");
+            }
+            normalized.Add(new JsonObject { ["role"] = role, ["content"] = ReadContent(fields.Get("content"), role, path) });
+        }
+        return normalized;
+    }
+
+    private static string ReadContent(JsonElement? content, string role, string path)
+    {
+        switch (content)
+        {
+            case null when role == "assistant":
+                return "";
+            case null:
+                throw ApiException.BadRequest($"'{path}.content' is a required property.", $"{path}.content");
+            case { ValueKind: JsonValueKind.String } text:
+                return text.GetString()!;
+            case { ValueKind: JsonValueKind.Array } parts:
+                return string.Concat(parts.EnumerateArray().Select((part, i) =>
+                    part.ValueKind == JsonValueKind.Object
+                    && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"
+                    && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
+                        ? text.GetString()
+                        : throw ApiException.BadRequest($"'{path}.content[{i}]' must be a text part ({{\"type\":\"text\",\"text\":...}}); this model reads text only.", $"{path}.content")));
+            default:
+                throw ApiException.BadRequest($"'{path}.content' must be a string or a list of content parts.", $"{path}.content");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using Worker.Engine;
+
+namespace Worker.Api;
+
+/// <summary>A validated completion or chat request: tokenized prompts and how to sample each.</summary>
+internal sealed record GenerationRequest(
+    string RequestId,
+    string Model,
+    IReadOnlyList<int[]> Prompts,
+    IReadOnlyList<SamplingParams> Sampling,
+    bool Stream,
+    bool IncludeUsage)
+{
+    /// <summary>Choices per prompt; choice index = prompt index × n + sample index, as OpenAI numbers them.</summary>
+    public int N => Sampling[0].N;
+
+    public int ChoiceCount => Prompts.Count * N;
+}

@@ -1,0 +1,71 @@
+using Worker.Engine;
+
+namespace Worker.Api;
+
+/// <summary>The OpenAI-compatible endpoints: models, text completions and chat completions.</summary>
+public static class OpenAiApi
+{
+    public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder routes)
+    {
+        var v1 = routes.MapGroup("/v1");
+        v1.MapGet("/models", ListModels).WithName("ListModels").WithSummary("The served model names.");
+        v1.MapPost("/completions", (HttpContext http, EngineHost host) => GenerateAsync(http, host, CompletionRequestReader.Read, CompletionFormat.Instance))
+            .WithName("CreateCompletion").WithSummary("Text completion, streamed or not.");
+        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host) => GenerateAsync(http, host, ChatRequestReader.Read, ChatFormat.Instance))
+            .WithName("CreateChatCompletion").WithSummary("Chat completion with the model's chat template, streamed or not.");
+        routes.MapGet("/engine/stats", (EngineHost host) => host.Engine is { } engine ? Results.Ok(engine.Snapshot) : NotLoaded().ToResult())
+            .WithName("EngineStats").WithSummary("The engine's own counts: running, waiting, active requests, live generators.");
+        return routes;
+    }
+
+    private static IResult ListModels(EngineHost host)
+    {
+        if (host.Engine is not { } engine)
+        {
+            return NotLoaded().ToResult();
+        }
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        return Results.Json(new
+        {
+            @object = "list",
+            data = host.ServedModelNames.Select(name => new
+            {
+                id = name,
+                @object = "model",
+                created,
+                owned_by = "vellum",
+                root = engine.Model.Folder.Path,
+                parent = (string?)null,
+                max_model_len = engine.Model.MaxModelLength,
+            }),
+        });
+    }
+
+    private delegate GenerationRequest RequestReader(JsonFields fields, string requestId, string model, Runner.LoadedModel loaded);
+
+    private static async Task GenerateAsync(HttpContext http, EngineHost host, RequestReader read, IResponseFormat format)
+    {
+        try
+        {
+            var engine = host.Engine ?? throw NotLoaded();
+            var fields = await JsonFields.ReadBodyAsync(http.Request, http.RequestAborted);
+            var model = fields.String("model") ?? host.ServedModelNames[0];
+            if (!host.ServedModelNames.Contains(model))
+            {
+                throw new ApiException(404, $"The model '{model}' does not exist.", "model", "model_not_found");
+            }
+            var request = read(fields, RequestIds.Get(http), model, engine.Model);
+            await GenerationResponder.RespondAsync(http, engine, request, format);
+        }
+        catch (ApiException e) when (!http.Response.HasStarted)
+        {
+            await e.ToResult().ExecuteAsync(http);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; disposing the generation has already aborted its engine requests.
+        }
+    }
+
+    private static ApiException NotLoaded() => new(503, "The model is still loading; retry shortly.", code: "model_loading");
+}

@@ -1,0 +1,38 @@
+using System.Security.Cryptography;
+
+namespace Worker.Api;
+
+/// <summary>
+/// Every request has an id: the client's (or the gateway's) X-Request-Id when it sends one, else a new one.
+/// It is echoed in the response header and becomes the base of the response id ("cmpl-&lt;id&gt;").
+/// </summary>
+internal static class RequestIds
+{
+    public const string Header = "X-Request-Id";
+
+    /// <summary>Long enough for a UUID with a prefix; short enough to fit an exemplar's label budget.</summary>
+    public const int MaxLength = 64;
+
+    private const string ItemKey = "vellum.request_id";
+
+    public static string Get(HttpContext http) => (string)http.Items[ItemKey]!;
+
+    public static IApplicationBuilder UseRequestIds(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        var given = http.Request.Headers[Header].ToString();
+        if (given.Length > 0 && !IsValid(given))
+        {
+            await ApiException.BadRequest(
+                $"The {Header} header must be 1 to {MaxLength} visible ASCII characters.", Header).ToResult().ExecuteAsync(http);
+            return;
+        }
+        var id = given.Length > 0 ? given : NewId();
+        http.Items[ItemKey] = id;
+        http.Response.Headers[Header] = id;
+        await next(http);
+    });
+
+    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+
+    private static bool IsValid(string id) => id.Length <= MaxLength && id.All(c => c is > ' ' and <= '~');
+}

@@ -1,0 +1,147 @@
+using Worker.Engine;
+
+namespace Worker.Api;
+
+public sealed record Usage(int PromptTokens, int CompletionTokens)
+{
+    public int TotalTokens => PromptTokens + CompletionTokens;
+}
+
+/// <summary>A finished choice of a non-streamed response.</summary>
+internal sealed record ChoiceResult(int Index, string Text, FinishReason Finish, string? StopReason);
+
+/// <summary>The id, creation time and model that every object of one response repeats.</summary>
+internal sealed record ResponseHeader(string Id, long Created, string Model);
+
+/// <summary>How one OpenAI API shapes its objects: the text completions API or the chat API.</summary>
+internal interface IResponseFormat
+{
+    string IdPrefix { get; }
+
+    object Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage);
+
+    /// <summary>A stream chunk for one choice; <paramref name="first"/> marks that choice's first chunk.</summary>
+    object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField);
+
+    object UsageChunk(ResponseHeader header, Usage usage);
+}
+
+internal sealed class CompletionFormat : IResponseFormat
+{
+    public static readonly CompletionFormat Instance = new();
+
+    public string IdPrefix => "cmpl-";
+
+    public object Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new
+    {
+        id = header.Id,
+        @object = "text_completion",
+        created = header.Created,
+        model = header.Model,
+        choices = choices.Select(c => new
+        {
+            index = c.Index,
+            text = c.Text,
+            logprobs = (object?)null,
+            finish_reason = c.Finish.ToApiString(),
+            stop_reason = c.StopReason,
+        }),
+        usage = UsageBody(usage),
+    };
+
+    public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField) =>
+        StreamChunks.WithOptionalUsage(new Dictionary<string, object?>
+        {
+            ["id"] = header.Id,
+            ["object"] = "text_completion",
+            ["created"] = header.Created,
+            ["model"] = header.Model,
+            ["choices"] = new[]
+            {
+                new { index = choice, text, logprobs = (object?)null, finish_reason = finish?.ToApiString(), stop_reason = stopReason },
+            },
+        }, withUsageField);
+
+    public object UsageChunk(ResponseHeader header, Usage usage) => StreamChunks.Usage(header, "text_completion", usage);
+
+    internal static object UsageBody(Usage usage) => new
+    {
+        prompt_tokens = usage.PromptTokens,
+        completion_tokens = usage.CompletionTokens,
+        total_tokens = usage.TotalTokens,
+    };
+}
+
+internal sealed class ChatFormat : IResponseFormat
+{
+    public static readonly ChatFormat Instance = new();
+
+    public string IdPrefix => "chatcmpl-";
+
+    public object Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new
+    {
+        id = header.Id,
+        @object = "chat.completion",
+        created = header.Created,
+        model = header.Model,
+        choices = choices.Select(c => new
+        {
+            index = c.Index,
+            message = new { role = "assistant", content = c.Text },
+            logprobs = (object?)null,
+            finish_reason = c.Finish.ToApiString(),
+            stop_reason = c.StopReason,
+        }),
+        usage = CompletionFormat.UsageBody(usage),
+    };
+
+    public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField)
+    {
+        // The first chunk of a choice names the role; the last one may carry no content, only the finish.
+        var delta = new Dictionary<string, object?>();
+        if (first)
+        {
+            delta["role"] = "assistant";
+        }
+        if (first || text.Length > 0 || finish is null)
+        {
+            delta["content"] = text;
+        }
+        return StreamChunks.WithOptionalUsage(new Dictionary<string, object?>
+        {
+            ["id"] = header.Id,
+            ["object"] = "chat.completion.chunk",
+            ["created"] = header.Created,
+            ["model"] = header.Model,
+            ["choices"] = new[]
+            {
+                new { index = choice, delta, logprobs = (object?)null, finish_reason = finish?.ToApiString(), stop_reason = stopReason },
+            },
+        }, withUsageField);
+    }
+
+    public object UsageChunk(ResponseHeader header, Usage usage) => StreamChunks.Usage(header, "chat.completion.chunk", usage);
+}
+
+internal static class StreamChunks
+{
+    /// <summary>With stream_options.include_usage, OpenAI sends "usage": null on every chunk but the last.</summary>
+    public static Dictionary<string, object?> WithOptionalUsage(Dictionary<string, object?> chunk, bool withUsageField)
+    {
+        if (withUsageField)
+        {
+            chunk["usage"] = null;
+        }
+        return chunk;
+    }
+
+    public static object Usage(ResponseHeader header, string objectName, Usage usage) => new
+    {
+        id = header.Id,
+        @object = objectName,
+        created = header.Created,
+        model = header.Model,
+        choices = Array.Empty<object>(),
+        usage = CompletionFormat.UsageBody(usage),
+    };
+}

@@ -1,0 +1,45 @@
+namespace Worker.Models;
+
+/// <summary>
+/// log P(next | current) counted on the tokenized corpus. Added to the transformer's logits, it makes the
+/// tiny models emit corpus-like text, end after sentences, and agree with their drafts most of the time.
+/// </summary>
+internal static class BigramTable
+{
+    private const float Smoothing = 0.1f;
+    private const float Impossible = -30f;
+
+    /// <summary>A row-major [vocab, vocab] table.</summary>
+    public static float[] Build(BpeVocabulary vocabulary, string corpus)
+    {
+        var v = vocabulary.Count;
+        var ids = vocabulary.Encode(corpus);
+        var counts = new double[v, v];
+        var seen = new bool[v];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            seen[ids[i]] = true;
+            if (i > 0)
+            {
+                counts[ids[i - 1], ids[i]]++;
+            }
+        }
+
+        // Only tokens the corpus contains may follow: no stray bytes, never the pad token.
+        var table = new float[v * v];
+        var possible = Enumerable.Range(0, v).Where(t => seen[t] && t != vocabulary.PadId).ToArray();
+        for (var current = 0; current < v; current++)
+        {
+            var rowTotal = possible.Sum(next => counts[current, next] + Smoothing);
+            for (var next = 0; next < v; next++)
+            {
+                table[current * v + next] = Impossible;
+            }
+            foreach (var next in possible)
+            {
+                table[current * v + next] = (float)Math.Log((counts[current, next] + Smoothing) / rowTotal);
+            }
+        }
+        return table;
+    }
+}

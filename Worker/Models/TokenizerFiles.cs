@@ -1,0 +1,106 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Worker.Models;
+
+/// <summary>Writes a vocabulary as the HF tokenizer files ONNX Runtime GenAI reads.</summary>
+internal static class TokenizerFiles
+{
+    /// <summary>Renders "role: content" lines and ends with "assistant:", the shape of the corpus's dialogues.</summary>
+    public const string ChatTemplate =
+        "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
+
+    public static void Write(BpeVocabulary vocabulary, string directory)
+    {
+        var vocab = new JsonObject();
+        for (var id = 0; id < vocabulary.Count; id++)
+        {
+            vocab[vocabulary.Tokens[id]] = id;
+        }
+
+        var tokenizer = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["truncation"] = null,
+            ["padding"] = null,
+            ["added_tokens"] = new JsonArray(
+                AddedToken(vocabulary.EndOfTextId, BpeVocabulary.EndOfText),
+                AddedToken(vocabulary.PadId, BpeVocabulary.Pad)),
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = ByteLevelSection(addPrefixSpace: false),
+            ["post_processor"] = null,
+            ["decoder"] = ByteLevelSection(addPrefixSpace: true),
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE",
+                ["dropout"] = null,
+                ["unk_token"] = null,
+                ["continuing_subword_prefix"] = "",
+                ["end_of_word_suffix"] = "",
+                ["fuse_unk"] = false,
+                ["byte_fallback"] = false,
+                ["vocab"] = vocab,
+                ["merges"] = new JsonArray(vocabulary.Merges.Select(m => (JsonNode)JsonValue.Create(m.Left + " " + m.Right)).ToArray()),
+            },
+        };
+
+        var config = new JsonObject
+        {
+            ["tokenizer_class"] = "GPT2Tokenizer",
+            ["model_max_length"] = 1_000_000,
+            ["add_bos_token"] = false,
+            ["add_prefix_space"] = false,
+            ["bos_token"] = BpeVocabulary.EndOfText,
+            ["eos_token"] = BpeVocabulary.EndOfText,
+            ["unk_token"] = BpeVocabulary.EndOfText,
+            ["pad_token"] = BpeVocabulary.Pad,
+            ["clean_up_tokenization_spaces"] = false,
+            ["added_tokens_decoder"] = new JsonObject
+            {
+                [vocabulary.EndOfTextId.ToString()] = AddedTokenDecoder(BpeVocabulary.EndOfText),
+                [vocabulary.PadId.ToString()] = AddedTokenDecoder(BpeVocabulary.Pad),
+            },
+            ["chat_template"] = ChatTemplate,
+        };
+
+        JsonFiles.Write(Path.Combine(directory, "tokenizer.json"), tokenizer);
+        JsonFiles.Write(Path.Combine(directory, "tokenizer_config.json"), config);
+    }
+
+    private static JsonObject ByteLevelSection(bool addPrefixSpace) => new()
+    {
+        ["type"] = "ByteLevel",
+        ["add_prefix_space"] = addPrefixSpace,
+        ["trim_offsets"] = true,
+        ["use_regex"] = true,
+    };
+
+    private static JsonObject AddedToken(int id, string content) => new()
+    {
+        ["id"] = id,
+        ["content"] = content,
+        ["single_word"] = false,
+        ["lstrip"] = false,
+        ["rstrip"] = false,
+        ["normalized"] = false,
+        ["special"] = true,
+    };
+
+    private static JsonObject AddedTokenDecoder(string content) => new()
+    {
+        ["content"] = content,
+        ["single_word"] = false,
+        ["lstrip"] = false,
+        ["rstrip"] = false,
+        ["normalized"] = false,
+        ["special"] = true,
+    };
+}
+
+internal static class JsonFiles
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static void Write(string path, JsonNode node) => File.WriteAllText(path, node.ToJsonString(Indented) + "\n");
+}

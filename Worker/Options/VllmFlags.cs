@@ -1,0 +1,79 @@
+namespace Worker.Options;
+
+/// <summary>
+/// Translates vLLM's command-line flags into configuration keys, so that <c>--max-num-seqs 8</c>,
+/// <c>--max-num-seqs=8</c>, <c>Worker__MaxNumSeqs=8</c> and appsettings.json all set the same option.
+/// Anything else (ASP.NET Core's own <c>--urls</c>, <c>--Worker:Key value</c>) passes through unchanged.
+/// </summary>
+public static class VllmFlags
+{
+    private static readonly Dictionary<string, string> ValueFlags = new(StringComparer.Ordinal)
+    {
+        ["--model"] = "Model",
+        ["--device"] = "Device",
+        ["--max-num-seqs"] = "MaxNumSeqs",
+        ["--max-model-len"] = "MaxModelLen",
+        ["--download-dir"] = "DownloadDir",
+    };
+
+    /// <summary>Flags that take one or more values, as vLLM's nargs="+".</summary>
+    private static readonly Dictionary<string, string> ListFlags = new(StringComparer.Ordinal)
+    {
+        ["--served-model-name"] = "ServedModelName",
+    };
+
+    /// <summary>Flags that are true when present; <c>--no-flag</c> or <c>--flag=false</c> turn them off.</summary>
+    private static readonly Dictionary<string, string> BooleanFlags = new(StringComparer.Ordinal);
+
+    public static string[] ToConfigurationArgs(string[] args)
+    {
+        var result = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var (flag, inlineValue) = Split(args[i]);
+            if (ValueFlags.TryGetValue(flag, out var key))
+            {
+                var value = inlineValue ?? (i + 1 < args.Length ? args[++i] : throw Missing(flag));
+                result.Add($"--{ServeOptions.Section}:{key}={value}");
+            }
+            else if (ListFlags.TryGetValue(flag, out key))
+            {
+                var values = new List<string>();
+                if (inlineValue is not null)
+                {
+                    values.Add(inlineValue);
+                }
+                while (inlineValue is null && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    values.Add(args[++i]);
+                }
+                if (values.Count == 0)
+                {
+                    throw Missing(flag);
+                }
+                result.AddRange(values.Select((v, index) => $"--{ServeOptions.Section}:{key}:{index}={v}"));
+            }
+            else if (BooleanFlags.TryGetValue(flag, out key))
+            {
+                result.Add($"--{ServeOptions.Section}:{key}={inlineValue ?? "true"}");
+            }
+            else if (flag.StartsWith("--no-", StringComparison.Ordinal) && BooleanFlags.TryGetValue("--" + flag[5..], out key))
+            {
+                result.Add($"--{ServeOptions.Section}:{key}=false");
+            }
+            else
+            {
+                result.Add(args[i]);
+            }
+        }
+        return result.ToArray();
+    }
+
+    private static (string Flag, string? Value) Split(string arg)
+    {
+        var equals = arg.IndexOf('=');
+        return arg.StartsWith("--", StringComparison.Ordinal) && equals > 0 ? (arg[..equals], arg[(equals + 1)..]) : (arg, null);
+    }
+
+    private static ArgumentException Missing(string flag) => new($"{flag} needs a value.");
+}

@@ -1,0 +1,20 @@
+using Worker.Api;
+using Worker.Engine;
+using Worker.Models;
+using Worker.Options;
+
+if (args.FirstOrDefault() == BuildModelCommand.Name)
+{
+    return BuildModelCommand.Run(args[1..]);
+}
+
+var builder = WebApplication.CreateBuilder(VllmFlags.ToConfigurationArgs(args));
+builder.AddServiceDefaults();
+builder.AddEngine();
+
+var app = builder.Build();
+app.UseRequestIds();
+app.MapDefaultEndpoints();
+app.MapOpenAiApi();
+app.Run();
+return Environment.ExitCode;
