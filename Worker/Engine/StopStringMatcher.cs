@@ -6,7 +6,6 @@ namespace Worker.Engine;
 /// </summary>
 internal sealed class StopStringMatcher(IReadOnlyList<string> stops)
 {
-    private readonly int _holdBack = stops.Count == 0 ? 0 : stops.Max(s => s.Length) - 1;
     private string _pending = "";
 
     /// <summary>The stop string that matched, once one has.</summary>
@@ -38,10 +37,27 @@ internal sealed class StopStringMatcher(IReadOnlyList<string> stops)
             return released;
         }
 
-        var safe = Math.Max(0, _pending.Length - _holdBack);
-        var output = _pending[..safe];
-        _pending = _pending[safe..];
+        var held = LongestSuffixThatStartsAStop();
+        var output = _pending[..^held];
+        _pending = _pending[^held..];
         return output;
+    }
+
+    private int LongestSuffixThatStartsAStop()
+    {
+        var longest = 0;
+        foreach (var stop in stops)
+        {
+            for (var length = Math.Min(stop.Length - 1, _pending.Length); length > longest; length--)
+            {
+                if (_pending.AsSpan(_pending.Length - length).SequenceEqual(stop.AsSpan(0, length)))
+                {
+                    longest = length;
+                    break;
+                }
+            }
+        }
+        return longest;
     }
 
     /// <summary>The sequence ended without a match: release what was held back.</summary>

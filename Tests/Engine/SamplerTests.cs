@@ -1,0 +1,52 @@
+using Worker.Engine;
+
+namespace Tests.Engine;
+
+public class SamplerTests
+{
+    private static readonly float[] Logits = [1.0f, 3.0f, 2.0f, 0.5f];
+
+    [Fact]
+    public void Sample_TemperatureZero_TakesTheLargestLogit() =>
+        Assert.Equal(1, Sampler.Sample(Logits, new SamplingParams { MaxTokens = 1, Temperature = 0 }, new Random(1)));
+
+    [Fact]
+    public void Sample_TopKOne_IsGreedyEvenWithTemperature() =>
+        Assert.Equal(1, Sampler.Sample(Logits, new SamplingParams { MaxTokens = 1, Temperature = 1.5, TopK = 1 }, new Random(1)));
+
+    [Fact]
+    public void Sample_TopKTwo_OnlyDrawsTheTwoBest()
+    {
+        var parameters = new SamplingParams { MaxTokens = 1, Temperature = 2.0, TopK = 2 };
+        var random = new Random(5);
+        var drawn = Enumerable.Range(0, 500).Select(_ => Sampler.Sample(Logits, parameters, random)).ToHashSet();
+        Assert.Equal([1, 2], drawn.Order());
+    }
+
+    [Fact]
+    public void Sample_TopP_KeepsTheSmallestSetReachingTheMass()
+    {
+        // Probabilities at temperature 1: 0.63, 0.23, 0.09, 0.05 → top_p 0.8 keeps tokens 1 and 2.
+        var parameters = new SamplingParams { MaxTokens = 1, Temperature = 1.0, TopP = 0.8 };
+        var random = new Random(9);
+        var drawn = Enumerable.Range(0, 500).Select(_ => Sampler.Sample(Logits, parameters, random)).ToHashSet();
+        Assert.Equal([1, 2], drawn.Order());
+    }
+
+    [Fact]
+    public void Sample_FollowsTheSoftmaxDistribution()
+    {
+        var parameters = new SamplingParams { MaxTokens = 1, Temperature = 1.0 };
+        var random = new Random(3);
+        var counts = new int[4];
+        for (var i = 0; i < 20_000; i++)
+        {
+            counts[Sampler.Sample(Logits, parameters, random)]++;
+        }
+        var total = Logits.Sum(l => Math.Exp(l));
+        for (var token = 0; token < 4; token++)
+        {
+            Assert.InRange(counts[token] / 20_000.0, Math.Exp(Logits[token]) / total - 0.02, Math.Exp(Logits[token]) / total + 0.02);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using System.ClientModel;
+using Aspire.Hosting.Testing;
+using System.Net;
+using OpenAI;
+using OpenAI.Chat;
+using Tests.Support;
+
+namespace Tests.Integration;
+
+[Collection(nameof(AppHostCollection))]
+public class EndToEndTests(AppHostFixture system)
+{
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Gateway_StreamsAChatCompletion_ChunksArriveWhileGenerationRuns()
+    {
+        using var gateway = system.CreateClient("gateway");
+        using var response = await gateway.PostJsonAsync("/v1/chat/completions", new
+        {
+            messages = new[] { new { role = "user", content = "Tell me a fact about the moon." } },
+            max_tokens = 480,
+            ignore_eos = true,
+            stream = true,
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var events = await Sse.ReadAllAsync(response, Cancel);
+
+        Assert.True(events[^1].IsDone);
+        Assert.True(events.Count > 400);
+        // Buffered, every chunk would arrive with the last one; streamed, the first arrives long before.
+        var firstChunk = events[0].ArrivedAfter;
+        var lastChunk = events[^2].ArrivedAfter;
+        Assert.True(firstChunk < lastChunk / 2, $"first chunk at {firstChunk.TotalMilliseconds} ms, last at {lastChunk.TotalMilliseconds} ms");
+        Assert.True(events.Count(e => e.ArrivedAfter < lastChunk) > 10);
+    }
+
+    [Fact]
+    public async Task Gateway_PropagatesTheRequestId_OrCreatesOne()
+    {
+        using var gateway = system.CreateClient("gateway");
+        using var given = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Hello", max_tokens = 2 }, requestId: "e2e-request-1");
+        using var created = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Hello", max_tokens = 2 });
+
+        Assert.Equal("e2e-request-1", given.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal("cmpl-e2e-request-1", (await given.JsonAsync()).GetProperty("id").GetString());
+        var id = created.Headers.GetValues("X-Request-Id").Single();
+        Assert.Equal("cmpl-" + id, (await created.JsonAsync()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task EachWorker_IsAddressableOnItsOwn_AndTheGatewayUsesBoth()
+    {
+        using var worker0 = system.CreateClient("worker0");
+        using var worker1 = system.CreateClient("worker1");
+        Assert.NotEqual(worker0.BaseAddress, worker1.BaseAddress);
+
+        var before0 = await StepsAsync(worker0);
+        var before1 = await StepsAsync(worker1);
+        using var gateway = system.CreateClient("gateway");
+        for (var i = 0; i < 12; i++)
+        {
+            using var response = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Hello", max_tokens = 3, ignore_eos = true });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.True(await StepsAsync(worker0) > before0, "worker0 served nothing through the gateway");
+        Assert.True(await StepsAsync(worker1) > before1, "worker1 served nothing through the gateway");
+    }
+
+    [Fact]
+    public async Task Gateway_HasItsOwnHealthEndpoint()
+    {
+        using var gateway = system.CreateClient("gateway");
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/health", Cancel)).StatusCode);
+    }
+
+    [Fact]
+    public async Task OfficialOpenAiClient_WorksAgainstTheGateway()
+    {
+        var client = new ChatClient("vellum-tiny", new ApiKeyCredential("not-needed"),
+            new OpenAIClientOptions { Endpoint = new Uri(system.App.GetEndpoint("gateway", "http"), "/v1") });
+
+        ChatCompletion completion = await client.CompleteChatAsync(
+            [new SystemChatMessage("Be brief."), new UserChatMessage("What is the capital of Italy?")],
+            new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0 }, Cancel);
+        Assert.Equal(ChatMessageRole.Assistant, completion.Role);
+        Assert.NotEmpty(completion.Content[0].Text);
+        Assert.InRange(completion.Usage.OutputTokenCount, 1, 8);
+
+        var streamed = new System.Text.StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (var update in client.CompleteChatStreamingAsync(
+                           [new SystemChatMessage("Be brief."), new UserChatMessage("What is the capital of Italy?")],
+                           new ChatCompletionOptions { MaxOutputTokenCount = 8, Temperature = 0 }, Cancel))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+            finish ??= update.FinishReason;
+        }
+        Assert.Equal(completion.Content[0].Text, streamed.ToString());
+        Assert.Equal(completion.FinishReason, finish);
+    }
+
+    private static async Task<long> StepsAsync(HttpClient worker) =>
+        (await (await worker.GetAsync("/engine/stats", Cancel)).JsonAsync()).GetProperty("steps").GetInt64();
+}
+
+[CollectionDefinition(nameof(AppHostCollection))]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>;

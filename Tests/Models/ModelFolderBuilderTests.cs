@@ -1,0 +1,78 @@
+using Microsoft.ML.OnnxRuntimeGenAI;
+using Tests.Support;
+using Worker.Models;
+using Worker.Runner;
+
+namespace Tests.Models;
+
+public class ModelFolderBuilderTests
+{
+    [Fact]
+    public void Build_SameSizeTwice_WritesBitIdenticalFiles()
+    {
+        var first = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"));
+        var second = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"));
+        ModelFolderBuilder.Build(ModelSize.Tiny, first);
+        ModelFolderBuilder.Build(ModelSize.Tiny, second);
+
+        var files = Directory.GetFiles(first, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(first, f)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(
+            ["draft/genai_config.json", "draft/model.onnx", "draft/tokenizer.json", "draft/tokenizer_config.json",
+             "genai_config.json", "model.onnx", "tokenizer.json", "tokenizer_config.json"],
+            files);
+        foreach (var file in files)
+        {
+            Assert.True(File.ReadAllBytes(Path.Combine(first, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(second, file))),
+                $"{file} differs between two builds");
+        }
+    }
+
+    [Fact]
+    public void Build_TargetAndDraft_ShareTheVocabularyAndDescribeTheirShapes()
+    {
+        var target = ModelFolder.Read(TinyModel.Directory);
+        var draft = ModelFolder.Read(Path.Combine(TinyModel.Directory, ModelFolderBuilder.DraftFolderName));
+
+        Assert.Equal(target.VocabSize, draft.VocabSize);
+        Assert.Equal(File.ReadAllText(Path.Combine(TinyModel.Directory, "tokenizer.json")),
+                     File.ReadAllText(Path.Combine(draft.Path, "tokenizer.json")));
+        Assert.Equal((2, 64, 4, 2, 16, 512), (target.Layers, target.Hidden, target.Heads, target.KvHeads, target.HeadSize, target.ContextLength));
+        Assert.True(draft.Layers < target.Layers && draft.Hidden < target.Hidden);
+        Assert.NotNull(target.ChatTemplate);
+    }
+
+    [Fact]
+    public void Decoder_UsesGroupQueryAttention()
+    {
+        var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(TinyModel.Directory, "model.onnx")));
+        var attention = model.Graph.Node.Where(n => n.OpType == "GroupQueryAttention").ToArray();
+
+        Assert.Equal(2, attention.Length);
+        Assert.All(attention, node => Assert.Equal("com.microsoft", node.Domain));
+    }
+
+    [Fact]
+    public void DraftModel_PredictsTheTargetsGreedyTokenMostOfTheTime()
+    {
+        using var target = LoadedModel.Load(TinyModel.Directory, "cpu", null);
+        using var draft = LoadedModel.Load(Path.Combine(TinyModel.Directory, ModelFolderBuilder.DraftFolderName), "cpu", null);
+        using var targetGenerator = target.CreateGenerator();
+        using var draftGenerator = draft.CreateGenerator();
+
+        // Teacher-forced over corpus text: at each position, do both models pick the same next token?
+        var tokens = target.Encode(string.Join(" ", Corpus.Documents.Take(4)));
+        var agreed = tokens.Count(token => ArgMax(targetGenerator.Append([token])) == ArgMax(draftGenerator.Append([token])));
+
+        Assert.InRange(agreed / (double)tokens.Length, 0.6, 0.95);
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            best = values[i] > values[best] ? i : best;
+        }
+        return best;
+    }
+}
