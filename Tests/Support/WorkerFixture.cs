@@ -30,19 +30,30 @@ public sealed class WorkerFixture : WebApplicationFactory<EngineHost>, IAsyncLif
         }
     }
 
-    /// <summary>Waits until the engine holds nothing: no request, no sequence, no generator.</summary>
+    /// <summary>Waits until the engine serves nobody; returns its counts then (or at the timeout).</summary>
     public async Task<EngineSnapshot> WaitForIdleEngineAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
             var snapshot = Engine.Snapshot;
-            if (snapshot is { ActiveRequests: 0, Running: 0, Waiting: 0, LiveGenerators: 0 } || DateTime.UtcNow > deadline)
+            if (snapshot is { ActiveRequests: 0, Running: 0, Waiting: 0 } || DateTime.UtcNow > deadline)
             {
                 return snapshot;
             }
             await Task.Delay(10);
         }
+    }
+
+    /// <summary>
+    /// Nothing is held for requests that are gone: no request, sequence or used block, and every live generator
+    /// is a cached prefix whose blocks are counted as cached.
+    /// </summary>
+    public static void AssertHoldsNothing(EngineSnapshot idle)
+    {
+        Assert.Equal(
+            new { ActiveRequests = 0, Running = 0, Waiting = 0, UsedBlocks = 0, LiveGenerators = idle.PrefixPoolEntries, Blocks = idle.TotalBlocks },
+            new { idle.ActiveRequests, idle.Running, idle.Waiting, idle.UsedBlocks, idle.LiveGenerators, Blocks = idle.FreeBlocks + idle.CachedBlocks });
     }
 
     async ValueTask IAsyncDisposable.DisposeAsync() => await base.DisposeAsync();

@@ -23,8 +23,8 @@ public class DisconnectTests(DedicatedWorkerFixture fixture) : IClassFixture<Ded
         } // disposing the response drops the connection
 
         var idle = await worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(new { ActiveRequests = 0, Running = 0, Waiting = 0, LiveGenerators = 0 },
-                     new { idle.ActiveRequests, idle.Running, idle.Waiting, idle.LiveGenerators });
+        WorkerFixture.AssertHoldsNothing(idle);
+        Assert.Equal(8, idle.Finished["abort"]);
         Assert.True(idle.Steps - stepsBefore < maxTokens, $"the generation ran {idle.Steps - stepsBefore} steps: it was not aborted");
 
         using var next = await client.PostJsonAsync("/v1/completions", new { prompt = "Are you still there?", max_tokens = 4, ignore_eos = true });

@@ -9,30 +9,31 @@ internal static class ChatRequestReader
 {
     private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
 
-    public static GenerationRequest Read(JsonFields fields, string requestId, string model, LoadedModel loaded)
+    public static GenerationRequest Read(JsonFields fields, RequestContext context)
     {
         SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions");
         var messages = ReadMessages(fields.Require("messages"));
         string rendered;
         try
         {
-            rendered = loaded.ApplyChatTemplate(messages.ToJsonString());
+            rendered = context.Model.ApplyChatTemplate(messages.ToJsonString());
         }
         catch (Exception e) when (e is not ApiException)
         {
             throw ApiException.BadRequest($"The messages could not be rendered with the model's chat template: {e.Message}", "messages");
         }
 
-        var prompt = loaded.Encode(rendered);
+        var prompt = context.Model.Encode(rendered);
         if (prompt.Length == 0)
         {
             throw ApiException.BadRequest("The rendered conversation is empty.", "messages");
         }
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
+        var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
         // max_completion_tokens replaces max_tokens in OpenAI's chat API; both are accepted.
         var maxTokens = fields.Integer("max_completion_tokens", 1, int.MaxValue) ?? fields.Integer("max_tokens", 1, int.MaxValue);
-        var sampling = SamplingReader.Read(fields, prompt.Length, loaded.MaxModelLength, loaded.Folder.VocabSize, maxTokens, defaultMaxTokens: null);
-        return new GenerationRequest(requestId, model, [prompt], [sampling], stream, includeUsage);
+        var sampling = SamplingReader.Read(fields, prompt.Length, context.Model.MaxModelLength, context.Model.Folder.VocabSize, maxTokens, defaultMaxTokens: null);
+        return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, [prompt], [sampling], stream, includeUsage, includeMetrics);
     }
 
     /// <summary>Checks each message and reduces content parts to plain text, the form chat templates expect.</summary>

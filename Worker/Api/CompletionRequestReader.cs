@@ -9,31 +9,32 @@ internal static class CompletionRequestReader
     /// <summary>vLLM's and OpenAI's default for the legacy completions API.</summary>
     private const int DefaultMaxTokens = 16;
 
-    public static GenerationRequest Read(JsonFields fields, string requestId, string model, LoadedModel loaded)
+    public static GenerationRequest Read(JsonFields fields, RequestContext context)
     {
         SamplingReader.RefuseUnsupported(fields, "logprobs", "echo", "suffix");
-        var prompts = ReadPrompts(fields.Require("prompt"), loaded);
+        var prompts = ReadPrompts(fields.Require("prompt"), context.Model);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
+        var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
         var maxTokens = fields.Integer("max_tokens", 1, int.MaxValue);
         var sampling = prompts
-            .Select(p => SamplingReader.Read(fields, p.Length, loaded.MaxModelLength, loaded.Folder.VocabSize, maxTokens, DefaultMaxTokens))
+            .Select(p => SamplingReader.Read(fields, p.Length, context.Model.MaxModelLength, context.Model.Folder.VocabSize, maxTokens, DefaultMaxTokens))
             .ToArray();
-        return new GenerationRequest(requestId, model, prompts, sampling, stream, includeUsage);
+        return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, prompts, sampling, stream, includeUsage, includeMetrics);
     }
 
-    private static int[][] ReadPrompts(JsonElement prompt, LoadedModel loaded)
+    private static int[][] ReadPrompts(JsonElement prompt, LoadedModel model)
     {
         int[][] prompts = prompt.ValueKind switch
         {
-            JsonValueKind.String => [loaded.Encode(prompt.GetString()!)],
+            JsonValueKind.String => [model.Encode(prompt.GetString()!)],
             JsonValueKind.Array when prompt.GetArrayLength() == 0 =>
                 throw ApiException.BadRequest("'prompt' must not be an empty list.", "prompt"),
             JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) =>
-                prompt.EnumerateArray().Select(e => loaded.Encode(e.GetString()!)).ToArray(),
+                prompt.EnumerateArray().Select(e => model.Encode(e.GetString()!)).ToArray(),
             JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) =>
-                [TokenIds(prompt, loaded.Folder.VocabSize)],
+                [TokenIds(prompt, model.Folder.VocabSize)],
             JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Array) =>
-                prompt.EnumerateArray().Select(e => TokenIds(e, loaded.Folder.VocabSize)).ToArray(),
+                prompt.EnumerateArray().Select(e => TokenIds(e, model.Folder.VocabSize)).ToArray(),
             _ => throw ApiException.BadRequest(
                 "'prompt' must be a string, a list of strings, a list of token ids or a list of lists of token ids.", "prompt"),
         };

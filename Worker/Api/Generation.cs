@@ -12,30 +12,46 @@ internal sealed class Generation : IDisposable
 {
     private readonly LlmEngine _engine;
     private readonly Channel<SequenceOutput> _outputs = Channel.CreateUnbounded<SequenceOutput>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly EngineRequest[] _requests;
     private int _finishedChoices;
 
+    /// <exception cref="EngineOverloadedException">The engine's queue is full; nothing stays submitted.</exception>
     public Generation(LlmEngine engine, GenerationRequest request)
     {
         _engine = engine;
-        _requests = request.Prompts
+        Requests = request.Prompts
             .Select((prompt, i) => new EngineRequest(
                 request.Prompts.Count == 1 ? request.RequestId : $"{request.RequestId}-{i}",
-                prompt, request.Sampling[i], _outputs.Writer, firstChoice: i * request.N))
+                prompt, request.Sampling[i], request.Arrival, _outputs.Writer, firstChoice: i * request.N))
             .ToArray();
         ChoiceCount = request.ChoiceCount;
-        foreach (var engineRequest in _requests)
+        var submitted = 0;
+        try
         {
-            engine.Submit(engineRequest);
+            for (; submitted < Requests.Count; submitted++)
+            {
+                engine.Submit(Requests[submitted]);
+            }
+        }
+        catch (EngineOverloadedException)
+        {
+            foreach (var accepted in Requests.Take(submitted))
+            {
+                engine.Abort(accepted);
+            }
+            throw;
         }
     }
 
+    public IReadOnlyList<EngineRequest> Requests { get; }
+
     public int ChoiceCount { get; }
+
+    private bool IsFinished => _finishedChoices == ChoiceCount;
 
     /// <summary>Every output until each choice has its finish.</summary>
     public async IAsyncEnumerable<SequenceOutput> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        while (_finishedChoices < ChoiceCount)
+        while (!IsFinished)
         {
             var output = await _outputs.Reader.ReadAsync(cancellationToken);
             if (output.Finish is not null)
@@ -46,14 +62,20 @@ internal sealed class Generation : IDisposable
         }
     }
 
+    /// <summary>Ends every choice now (a deadline passed); the aborts still arrive as outputs.</summary>
+    public void AbortAll()
+    {
+        foreach (var request in Requests)
+        {
+            _engine.Abort(request);
+        }
+    }
+
     public void Dispose()
     {
-        if (_finishedChoices < ChoiceCount)
+        if (!IsFinished)
         {
-            foreach (var request in _requests)
-            {
-                _engine.Abort(request);
-            }
+            AbortAll();
         }
     }
 }

@@ -6,10 +6,12 @@ namespace Worker.Api;
 internal sealed record GenerationRequest(
     string RequestId,
     string Model,
+    RequestArrival Arrival,
     IReadOnlyList<int[]> Prompts,
     IReadOnlyList<SamplingParams> Sampling,
     bool Stream,
-    bool IncludeUsage)
+    bool IncludeUsage,
+    bool IncludeMetrics)
 {
     /// <summary>Choices per prompt; choice index = prompt index × n + sample index, as OpenAI numbers them.</summary>
     public int N => Sampling[0].N;

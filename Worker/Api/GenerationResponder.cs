@@ -9,21 +9,37 @@ internal static class GenerationResponder
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
 
-    public static async Task RespondAsync(HttpContext http, LlmEngine engine, GenerationRequest request, IResponseFormat format)
+    /// <param name="timeout">--request-timeout: past it, the request is aborted wherever it is.</param>
+    /// <param name="serverTiming">--enable-per-request-metrics: non-streamed responses carry a Server-Timing header.</param>
+    public static async Task RespondAsync(HttpContext http, LlmEngine engine, GenerationRequest request, IResponseFormat format, TimeSpan? timeout, bool serverTiming)
     {
         var header = new ResponseHeader(format.IdPrefix + request.RequestId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), request.Model);
         using var generation = new Generation(engine, request);
+        using var deadline = new CancellationTokenSource();
+        var timedOut = false;
+        if (timeout is { } limit)
+        {
+            deadline.Token.Register(() =>
+            {
+                timedOut = true;
+                generation.AbortAll();
+            });
+            deadline.CancelAfter(limit - System.Diagnostics.Stopwatch.GetElapsedTime(request.Arrival.Timestamp));
+        }
+
+        var deadlineError = () => new ApiException(504, $"The request did not finish within --request-timeout ({timeout?.TotalSeconds} s) and was aborted.", code: "request_timeout");
         if (request.Stream)
         {
-            await StreamAsync(http, generation, request, header, format);
+            await StreamAsync(http, generation, request, header, format, () => timedOut ? deadlineError() : null);
         }
         else
         {
-            await CompleteAsync(http, generation, request, header, format);
+            await CompleteAsync(http, generation, request, header, format, serverTiming, () => timedOut ? deadlineError() : null);
         }
     }
 
-    private static async Task CompleteAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format)
+    private static async Task CompleteAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,
+        bool serverTiming, Func<ApiException?> deadlineError)
     {
         var texts = Enumerable.Range(0, generation.ChoiceCount).Select(_ => new StringBuilder()).ToArray();
         var results = new ChoiceResult?[generation.ChoiceCount];
@@ -41,11 +57,29 @@ internal static class GenerationResponder
                 results[output.Choice] = new ChoiceResult(output.Choice, texts[output.Choice].ToString(), finish, output.StopReason);
             }
         }
-        var usage = new Usage(request.Prompts.Sum(p => p.Length), completionTokens);
-        await http.Response.WriteAsJsonAsync(format.Complete(header, results!, usage), Json, http.RequestAborted);
+        if (deadlineError() is { } timedOut)
+        {
+            throw timedOut;
+        }
+
+        var body = format.Complete(header, results!, new Usage(request.Prompts.Sum(p => p.Length), completionTokens));
+        if (serverTiming || request.IncludeMetrics)
+        {
+            var metrics = PerRequestMetrics.From(generation.Requests);
+            if (serverTiming)
+            {
+                http.Response.Headers["Server-Timing"] = metrics.ToServerTiming();
+            }
+            if (request.IncludeMetrics)
+            {
+                body["metrics"] = metrics.ToBody();
+            }
+        }
+        await http.Response.WriteAsJsonAsync(body, Json, http.RequestAborted);
     }
 
-    private static async Task StreamAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format)
+    private static async Task StreamAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,
+        Func<ApiException?> deadlineError)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream; charset=utf-8";
@@ -71,9 +105,15 @@ internal static class GenerationResponder
             started[output.Choice] = true;
             await WriteEventAsync(response, format.Chunk(header, output.Choice, output.Text, first, output.Finish, output.StopReason, request.IncludeUsage), http.RequestAborted);
         }
-        if (request.IncludeUsage)
+        if (deadlineError() is { } timedOut)
         {
-            await WriteEventAsync(response, format.UsageChunk(header, new Usage(request.Prompts.Sum(p => p.Length), completionTokens)), http.RequestAborted);
+            await WriteEventAsync(response, timedOut.ToBody(), http.RequestAborted);
+        }
+        if (request.IncludeUsage || request.IncludeMetrics)
+        {
+            var usage = request.IncludeUsage ? new Usage(request.Prompts.Sum(p => p.Length), completionTokens) : null;
+            var metrics = request.IncludeMetrics ? PerRequestMetrics.From(generation.Requests) : null;
+            await WriteEventAsync(response, format.FinalChunk(header, usage, metrics), http.RequestAborted);
         }
         await response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
         await response.Body.FlushAsync(http.RequestAborted);

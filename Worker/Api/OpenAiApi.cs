@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Options;
 using Worker.Engine;
+using Worker.Options;
 
 namespace Worker.Api;
 
@@ -9,9 +11,9 @@ public static class OpenAiApi
     {
         var v1 = routes.MapGroup("/v1");
         v1.MapGet("/models", ListModels).WithName("ListModels").WithSummary("The served model names.");
-        v1.MapPost("/completions", (HttpContext http, EngineHost host) => GenerateAsync(http, host, CompletionRequestReader.Read, CompletionFormat.Instance))
+        v1.MapPost("/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options) => GenerateAsync(http, host, options, CompletionRequestReader.Read, CompletionFormat.Instance))
             .WithName("CreateCompletion").WithSummary("Text completion, streamed or not.");
-        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host) => GenerateAsync(http, host, ChatRequestReader.Read, ChatFormat.Instance))
+        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options) => GenerateAsync(http, host, options, ChatRequestReader.Read, ChatFormat.Instance))
             .WithName("CreateChatCompletion").WithSummary("Chat completion with the model's chat template, streamed or not.");
         routes.MapGet("/engine/stats", (EngineHost host) => host.Engine is { } engine ? Results.Ok(engine.Snapshot) : NotLoaded().ToResult())
             .WithName("EngineStats").WithSummary("The engine's own counts: running, waiting, active requests, live generators.");
@@ -41,10 +43,12 @@ public static class OpenAiApi
         });
     }
 
-    private delegate GenerationRequest RequestReader(JsonFields fields, string requestId, string model, Runner.LoadedModel loaded);
+    private delegate GenerationRequest RequestReader(JsonFields fields, RequestContext context);
 
-    private static async Task GenerateAsync(HttpContext http, EngineHost host, RequestReader read, IResponseFormat format)
+    private static async Task GenerateAsync(HttpContext http, EngineHost host, IOptions<ServeOptions> options, RequestReader read, IResponseFormat format)
     {
+        // vLLM's arrival time: before the body is parsed and the prompt tokenized, so TTFT and E2E include both.
+        var arrival = RequestArrival.Now();
         try
         {
             var engine = host.Engine ?? throw NotLoaded();
@@ -54,12 +58,19 @@ public static class OpenAiApi
             {
                 throw new ApiException(404, $"The model '{model}' does not exist.", "model", "model_not_found");
             }
-            var request = read(fields, RequestIds.Get(http), model, engine.Model);
-            await GenerationResponder.RespondAsync(http, engine, request, format);
+            var settings = options.Value;
+            var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, engine.Model, settings.EnablePerRequestMetrics));
+            await GenerationResponder.RespondAsync(http, engine, request, format,
+                settings.RequestTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null, settings.EnablePerRequestMetrics);
         }
         catch (ApiException e) when (!http.Response.HasStarted)
         {
             await e.ToResult().ExecuteAsync(http);
+        }
+        catch (EngineOverloadedException e) when (!http.Response.HasStarted)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            await new ApiException(503, e.Message, code: e.Reason).ToResult().ExecuteAsync(http);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {

@@ -18,12 +18,13 @@ internal interface IResponseFormat
 {
     string IdPrefix { get; }
 
-    object Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage);
+    Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage);
 
     /// <summary>A stream chunk for one choice; <paramref name="first"/> marks that choice's first chunk.</summary>
     object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField);
 
-    object UsageChunk(ResponseHeader header, Usage usage);
+    /// <summary>The last chunk before [DONE]: no choices, the usage and/or the per-request metrics.</summary>
+    object FinalChunk(ResponseHeader header, Usage? usage, PerRequestMetrics? metrics);
 }
 
 internal sealed class CompletionFormat : IResponseFormat
@@ -32,13 +33,13 @@ internal sealed class CompletionFormat : IResponseFormat
 
     public string IdPrefix => "cmpl-";
 
-    public object Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new
+    public Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new()
     {
-        id = header.Id,
-        @object = "text_completion",
-        created = header.Created,
-        model = header.Model,
-        choices = choices.Select(c => new
+        ["id"] = header.Id,
+        ["object"] = "text_completion",
+        ["created"] = header.Created,
+        ["model"] = header.Model,
+        ["choices"] = choices.Select(c => new
         {
             index = c.Index,
             text = c.Text,
@@ -46,7 +47,7 @@ internal sealed class CompletionFormat : IResponseFormat
             finish_reason = c.Finish.ToApiString(),
             stop_reason = c.StopReason,
         }),
-        usage = UsageBody(usage),
+        ["usage"] = UsageBody(usage),
     };
 
     public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField) =>
@@ -62,7 +63,7 @@ internal sealed class CompletionFormat : IResponseFormat
             },
         }, withUsageField);
 
-    public object UsageChunk(ResponseHeader header, Usage usage) => StreamChunks.Usage(header, "text_completion", usage);
+    public object FinalChunk(ResponseHeader header, Usage? usage, PerRequestMetrics? metrics) => StreamChunks.Final(header, "text_completion", usage, metrics);
 
     internal static object UsageBody(Usage usage) => new
     {
@@ -78,13 +79,13 @@ internal sealed class ChatFormat : IResponseFormat
 
     public string IdPrefix => "chatcmpl-";
 
-    public object Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new
+    public Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new()
     {
-        id = header.Id,
-        @object = "chat.completion",
-        created = header.Created,
-        model = header.Model,
-        choices = choices.Select(c => new
+        ["id"] = header.Id,
+        ["object"] = "chat.completion",
+        ["created"] = header.Created,
+        ["model"] = header.Model,
+        ["choices"] = choices.Select(c => new
         {
             index = c.Index,
             message = new { role = "assistant", content = c.Text },
@@ -92,7 +93,7 @@ internal sealed class ChatFormat : IResponseFormat
             finish_reason = c.Finish.ToApiString(),
             stop_reason = c.StopReason,
         }),
-        usage = CompletionFormat.UsageBody(usage),
+        ["usage"] = CompletionFormat.UsageBody(usage),
     };
 
     public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField)
@@ -120,7 +121,7 @@ internal sealed class ChatFormat : IResponseFormat
         }, withUsageField);
     }
 
-    public object UsageChunk(ResponseHeader header, Usage usage) => StreamChunks.Usage(header, "chat.completion.chunk", usage);
+    public object FinalChunk(ResponseHeader header, Usage? usage, PerRequestMetrics? metrics) => StreamChunks.Final(header, "chat.completion.chunk", usage, metrics);
 }
 
 internal static class StreamChunks
@@ -135,13 +136,24 @@ internal static class StreamChunks
         return chunk;
     }
 
-    public static object Usage(ResponseHeader header, string objectName, Usage usage) => new
+    public static object Final(ResponseHeader header, string objectName, Usage? usage, PerRequestMetrics? metrics)
     {
-        id = header.Id,
-        @object = objectName,
-        created = header.Created,
-        model = header.Model,
-        choices = Array.Empty<object>(),
-        usage = CompletionFormat.UsageBody(usage),
-    };
+        var chunk = new Dictionary<string, object?>
+        {
+            ["id"] = header.Id,
+            ["object"] = objectName,
+            ["created"] = header.Created,
+            ["model"] = header.Model,
+            ["choices"] = Array.Empty<object>(),
+        };
+        if (usage is not null)
+        {
+            chunk["usage"] = CompletionFormat.UsageBody(usage);
+        }
+        if (metrics is not null)
+        {
+            chunk["metrics"] = metrics.ToBody();
+        }
+        return chunk;
+    }
 }

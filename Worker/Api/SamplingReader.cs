@@ -65,6 +65,15 @@ internal static class SamplingReader
         }
     }
 
+    /// <summary>include_metrics asks for per-request timing in the response; the server must allow it.</summary>
+    public static bool ReadIncludeMetrics(JsonFields fields, bool enabled)
+    {
+        var asked = fields.Bool("include_metrics") ?? false;
+        return asked && !enabled
+            ? throw ApiException.BadRequest("Per-request metrics are off on this server; start it with --enable-per-request-metrics.", "include_metrics")
+            : asked;
+    }
+
     public static (bool Stream, bool IncludeUsage) ReadStreaming(JsonFields fields)
     {
         var stream = fields.Bool("stream") ?? false;

@@ -35,8 +35,14 @@ public sealed partial class EngineHost(
                 : settings.Model;
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             _model = await Task.Run(() => LoadedModel.Load(path, settings.Device, settings.MaxModelLen), stoppingToken);
-            _engine = new LlmEngine(_model, settings.MaxNumSeqs, loggerFactory.CreateLogger<LlmEngine>());
+            var engineOptions = new EngineOptions(
+                settings.MaxNumSeqs,
+                KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, path), settings.NumGpuBlocksOverride, settings.EnablePrefixCaching),
+                settings.MaxNumQueuedRequests,
+                settings.MaxNumQueuedTokens);
+            _engine = new LlmEngine(_model, engineOptions, loggerFactory.CreateLogger<LlmEngine>());
             Log.ModelLoaded(_logger, path, ServedModelNames[0], _model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.KvCacheSized(_logger, engineOptions.Cache.TotalBlocks, engineOptions.Cache.BlockSize, engineOptions.Cache.TotalBlocks * (long)engineOptions.Cache.BlockSize, engineOptions.Cache.BytesPerBlock);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -56,6 +62,26 @@ public sealed partial class EngineHost(
         _model?.Dispose();
     }
 
+    /// <summary>
+    /// The bytes the KV cache may use: the explicit budget, else vLLM's CPU default of 4 GiB, else on CUDA the
+    /// device's memory times --gpu-memory-utilization less the weights.
+    /// </summary>
+    private static long KvCacheBudget(ServeOptions settings, string modelPath)
+    {
+        if (settings.KvCacheMemoryBytes is { } explicitBytes)
+        {
+            return explicitBytes;
+        }
+        if (settings.Device != "cuda")
+        {
+            return 4L << 30;
+        }
+        var weights = Directory.EnumerateFiles(modelPath).Where(f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.EndsWith(".data", StringComparison.Ordinal))
+            .Sum(f => new FileInfo(f).Length);
+        var (_, total) = CudaMemory.Query(0);
+        return (long)(total * settings.GpuMemoryUtilization) - weights;
+    }
+
     private static List<string> ResolveServedNames(ServeOptions settings) => settings.ServedModelName switch
     {
         { Count: > 0 } names => names,
@@ -67,6 +93,9 @@ public sealed partial class EngineHost(
     {
         [LoggerMessage(1, LogLevel.Information, "Loaded model {Path} as '{ServedModelName}' (max model length {MaxModelLength}) in {ElapsedMs:F0} ms.")]
         public static partial void ModelLoaded(ILogger logger, string path, string servedModelName, int maxModelLength, double elapsedMs);
+
+        [LoggerMessage(3, LogLevel.Information, "KV cache: {Blocks} blocks of {BlockSize} tokens ({Tokens} tokens, {BytesPerBlock} bytes per block).")]
+        public static partial void KvCacheSized(ILogger logger, int blocks, int blockSize, long tokens, long bytesPerBlock);
 
         [LoggerMessage(2, LogLevel.Critical, "The model could not be loaded; the worker stops.")]
         public static partial void ModelLoadFailed(ILogger logger, Exception exception);

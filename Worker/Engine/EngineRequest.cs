@@ -8,11 +8,12 @@ namespace Worker.Engine;
 /// </summary>
 public sealed class EngineRequest
 {
-    public EngineRequest(string id, int[] promptTokens, SamplingParams parameters, ChannelWriter<SequenceOutput> output, int firstChoice)
+    public EngineRequest(string id, int[] promptTokens, SamplingParams parameters, RequestArrival arrival, ChannelWriter<SequenceOutput> output, int firstChoice)
     {
         Id = id;
         PromptTokens = promptTokens;
         Parameters = parameters;
+        Arrival = arrival;
         Output = output;
         Sequences = Enumerable.Range(0, parameters.N).Select(i => new Sequence(this, i, firstChoice + i)).ToArray();
     }
@@ -23,9 +24,15 @@ public sealed class EngineRequest
 
     public SamplingParams Parameters { get; }
 
+    public RequestArrival Arrival { get; }
+
+    /// <summary>Read these only after the sequence's finish has arrived on the output channel.</summary>
+    public IReadOnlyList<Sequence> Sequences { get; }
+
     internal ChannelWriter<SequenceOutput> Output { get; }
 
-    internal IReadOnlyList<Sequence> Sequences { get; }
-
     internal bool IsFinished => Sequences.All(s => s.Finish is not null);
+
+    /// <summary>Still counts against the queue limits: some sequence has never been scheduled.</summary>
+    internal bool IsQueued => Sequences.Any(s => s.Finish is null && s.Timeline.FirstScheduled == 0);
 }

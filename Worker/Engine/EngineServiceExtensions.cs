@@ -11,6 +11,13 @@ public static class EngineServiceExtensions
             .Bind(builder.Configuration.GetSection(ServeOptions.Section))
             .Validate(o => o.MaxNumSeqs >= 1, "--max-num-seqs must be at least 1.")
             .Validate(o => o.Device is "cpu" or "cuda", "--device must be cpu or cuda.")
+            .Validate(o => o.BlockSize is >= 1 and <= 1024, "--block-size must be between 1 and 1024.")
+            .Validate(o => o.GpuMemoryUtilization is > 0 and <= 1, "--gpu-memory-utilization must be in (0, 1].")
+            .Validate(o => o.KvCacheMemoryBytes is null or > 0, "--kv-cache-memory-bytes must be positive.")
+            .Validate(o => o.NumGpuBlocksOverride is null or > 0, "--num-gpu-blocks-override must be positive.")
+            .Validate(o => o.MaxNumQueuedRequests is null or >= 0, "--max-num-queued-requests must not be negative.")
+            .Validate(o => o.MaxNumQueuedTokens is null or >= 0, "--max-num-queued-tokens must not be negative.")
+            .Validate(o => o.RequestTimeout is null or > 0, "--request-timeout must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());

@@ -1,51 +1,85 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Worker.Runner;
 
 namespace Worker.Engine;
 
 /// <summary>
-/// The engine loop: on its own thread it takes new requests and aborts, lets the scheduler choose the running
-/// set, advances every running sequence by one token (in parallel), and hands the results to each request's
-/// output channel. Nothing outside this thread touches a sequence.
+/// The engine loop: on its own thread it takes new requests and aborts, lets the scheduler prepare the step
+/// (blocks, preemptions, admissions), advances every running sequence by one token in parallel, and hands the
+/// results to each request's output channel. Nothing outside this thread touches a sequence while it runs.
 /// </summary>
 public sealed partial class LlmEngine : IDisposable
 {
     private readonly LoadedModel _model;
+    private readonly EngineOptions _options;
     private readonly Scheduler _scheduler;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
     private readonly HashSet<EngineRequest> _active = [];
+    private readonly HashSet<EngineRequest> _queued = [];
+    private readonly Dictionary<string, long> _finished = Enum.GetValues<FinishReason>().ToDictionary(r => r.ToApiString(), _ => 0L);
+    private readonly ConcurrentDictionary<string, long> _rejected = new() { ["max_num_queued_requests"] = 0, ["max_num_queued_tokens"] = 0 };
+    private readonly Lock _admission = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Thread _thread;
-    private volatile EngineSnapshot _snapshot = new(0, 0, 0, 0, 0);
+    private int _queuedRequests;
+    private long _queuedTokens;
     private long _steps;
+    private volatile EngineSnapshot _snapshot;
 
-    public LlmEngine(LoadedModel model, int maxNumSeqs, ILogger<LlmEngine> logger)
+    public LlmEngine(LoadedModel model, EngineOptions options, ILogger<LlmEngine> logger)
     {
         _model = model;
-        _scheduler = new Scheduler(maxNumSeqs);
+        _options = options;
+        _scheduler = new Scheduler(options.MaxNumSeqs, options.Cache, model.MaxModelLength);
         _logger = logger;
+        _snapshot = TakeSnapshot();
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
         _thread.Start();
     }
 
     public LoadedModel Model => _model;
 
+    public EngineOptions Options => _options;
+
     public EngineSnapshot Snapshot => _snapshot;
 
+    /// <summary>Queues a request, or refuses it when the queue limits are reached.</summary>
+    /// <exception cref="EngineOverloadedException">A queue limit is reached.</exception>
     public void Submit(EngineRequest request)
     {
+        var tokens = (long)request.PromptTokens.Length * request.Parameters.N;
+        lock (_admission)
+        {
+            if (_options.MaxNumQueuedRequests is { } maxRequests && _queuedRequests >= maxRequests)
+            {
+                throw Reject("max_num_queued_requests", $"The server has {_queuedRequests} requests queued, its limit (--max-num-queued-requests {maxRequests}).");
+            }
+            if (_options.MaxNumQueuedTokens is { } maxTokens && _queuedTokens + tokens > maxTokens)
+            {
+                throw Reject("max_num_queued_tokens", $"The server has {_queuedTokens} prompt tokens queued; {tokens} more would pass its limit (--max-num-queued-tokens {maxTokens}).");
+            }
+            _queuedRequests++;
+            _queuedTokens += tokens;
+        }
         _submitted.Enqueue(request);
         _wake.Release();
     }
 
-    /// <summary>Aborts a request wherever it is; its resources are released before the next step.</summary>
+    /// <summary>Aborts a request wherever it is; its generators and blocks are released before the next step.</summary>
     public void Abort(EngineRequest request)
     {
         _aborted.Enqueue(request);
         _wake.Release();
+    }
+
+    private EngineOverloadedException Reject(string reason, string message)
+    {
+        _rejected.AddOrUpdate(reason, 1, (_, count) => count + 1);
+        return new EngineOverloadedException(reason, message);
     }
 
     private void Run()
@@ -56,7 +90,7 @@ public sealed partial class LlmEngine : IDisposable
             TakeCommands();
             if (!_scheduler.HasWork)
             {
-                PublishSnapshot();
+                _snapshot = TakeSnapshot();
                 try
                 {
                     _wake.Wait(token);
@@ -68,17 +102,19 @@ public sealed partial class LlmEngine : IDisposable
                 continue;
             }
             Step();
-            PublishSnapshot();
+            _snapshot = TakeSnapshot();
         }
         Shutdown();
     }
 
     private void TakeCommands()
     {
+        var now = Stopwatch.GetTimestamp();
         while (_submitted.TryDequeue(out var request))
         {
             _active.Add(request);
-            _scheduler.Add(request);
+            _queued.Add(request);
+            _scheduler.Add(request, now);
         }
         while (_aborted.TryDequeue(out var request))
         {
@@ -91,12 +127,15 @@ public sealed partial class LlmEngine : IDisposable
 
     private void Step()
     {
-        foreach (var admitted in _scheduler.Schedule())
-        {
-            admitted.Detokenizer = _model.CreateTokenizerStream();
-        }
+        _scheduler.Schedule(Stopwatch.GetTimestamp());
+        LeaveQueue();
 
         var running = _scheduler.Running.ToArray();
+        foreach (var sequence in running)
+        {
+            sequence.Detokenizer ??= _model.CreateTokenizerStream();
+        }
+
         var tokens = new int[running.Length];
         var errors = new Exception?[running.Length];
         void Compute(int i)
@@ -121,6 +160,8 @@ public sealed partial class LlmEngine : IDisposable
         }
         _steps++;
 
+        // One timestamp for the whole step's outputs, as vLLM stamps each batch of engine outputs.
+        var stepDone = Stopwatch.GetTimestamp();
         for (var i = 0; i < running.Length; i++)
         {
             var sequence = running[i];
@@ -134,19 +175,42 @@ public sealed partial class LlmEngine : IDisposable
             {
                 continue; // ended with its request during this loop
             }
-            var output = sequence.AcceptToken(tokens[i], _model.Folder.EosTokenIds, _model.MaxModelLength);
-            sequence.Request.Output.TryWrite(output);
-            if (output.Finish is not null)
+            if (sequence.Timeline.FirstToken == 0)
             {
-                FinishSequence(sequence);
+                sequence.Timeline.FirstToken = stepDone;
             }
+            sequence.Timeline.LastToken = stepDone;
+            var output = sequence.AcceptToken(tokens[i], _model.Folder.EosTokenIds, _model.MaxModelLength);
+            if (output.Finish is { } reason)
+            {
+                FinishSequence(sequence, reason);
+            }
+            sequence.Request.Output.TryWrite(output);
         }
     }
 
-    private void FinishSequence(Sequence sequence)
+    /// <summary>Requests whose every sequence has been scheduled (or ended) no longer count against the queue limits.</summary>
+    private void LeaveQueue()
     {
-        sequence.ReleaseResources();
-        _scheduler.Remove(sequence);
+        _queued.RemoveWhere(request =>
+        {
+            if (request.IsQueued)
+            {
+                return false;
+            }
+            lock (_admission)
+            {
+                _queuedRequests--;
+                _queuedTokens -= (long)request.PromptTokens.Length * request.Parameters.N;
+            }
+            return true;
+        });
+    }
+
+    private void FinishSequence(Sequence sequence, FinishReason reason)
+    {
+        _scheduler.Finish(sequence);
+        _finished[reason.ToApiString()]++;
         if (sequence.Request.IsFinished)
         {
             _active.Remove(sequence.Request);
@@ -158,13 +222,22 @@ public sealed partial class LlmEngine : IDisposable
     {
         foreach (var sequence in request.Sequences.Where(s => s.Finish is null))
         {
-            request.Output.TryWrite(sequence.End(reason, error));
-            FinishSequence(sequence);
+            var output = sequence.End(reason, error);
+            FinishSequence(sequence, reason);
+            request.Output.TryWrite(output);
         }
+        LeaveQueue();
     }
 
-    private void PublishSnapshot() =>
-        _snapshot = new EngineSnapshot(_scheduler.Running.Count, _scheduler.WaitingCount, _active.Count, _model.LiveGenerators, _steps);
+    private EngineSnapshot TakeSnapshot()
+    {
+        var blocks = _scheduler.Blocks;
+        return new EngineSnapshot(
+            _scheduler.Running.Count, _scheduler.WaitingCount, _active.Count, _model.LiveGenerators, _steps,
+            blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
+            _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
+            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected));
+    }
 
     private void Shutdown()
     {
@@ -173,7 +246,8 @@ public sealed partial class LlmEngine : IDisposable
         {
             EndRequest(request, FinishReason.Abort);
         }
-        PublishSnapshot();
+        _scheduler.Clear();
+        _snapshot = TakeSnapshot();
     }
 
     public void Dispose()

@@ -1,13 +1,33 @@
 namespace Worker.Engine;
 
 /// <summary>
-/// First come, first served: sequences wait in arrival order and move to the running set while it has room.
-/// The scheduler decides who runs; the engine runs them.
+/// vLLM V1's policy on ONNX Runtime GenAI generators. Sequences wait first come, first served. Before each step
+/// every running sequence gets the blocks for the token it will add; when none are free the prefix pool is
+/// evicted first, then the most recently admitted running sequence is preempted (recompute: its generator and
+/// blocks are released and it goes back to the head of the queue). Then waiting sequences are admitted, in
+/// order, while the running set is below --max-num-seqs and the head's blocks fit; a head that does not fit
+/// blocks those behind it. The scheduler decides; the block pool counts.
 /// </summary>
-internal sealed class Scheduler(int maxNumSeqs)
+internal sealed class Scheduler
 {
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _running = [];
+    private readonly int _maxNumSeqs;
+    private readonly KvCacheConfig _cacheConfig;
+    private readonly int _maxModelLength;
+
+    public Scheduler(int maxNumSeqs, KvCacheConfig cacheConfig, int maxModelLength)
+    {
+        _maxNumSeqs = maxNumSeqs;
+        _cacheConfig = cacheConfig;
+        _maxModelLength = maxModelLength;
+        Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize);
+        Prefixes = new PrefixPool(Blocks);
+    }
+
+    public KvBlockPool Blocks { get; }
+
+    public PrefixPool Prefixes { get; }
 
     public int WaitingCount => _waiting.Count;
 
@@ -15,29 +35,152 @@ internal sealed class Scheduler(int maxNumSeqs)
 
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
 
-    public void Add(EngineRequest request)
+    public long PrefixQueries { get; private set; }
+
+    public long PrefixHits { get; private set; }
+
+    public long Preemptions { get; private set; }
+
+    public void Add(EngineRequest request, long now)
     {
         foreach (var sequence in request.Sequences)
         {
+            sequence.Timeline.Queued = now;
             _waiting.AddLast(sequence);
         }
     }
 
-    /// <summary>Admits waiting sequences while the running set has room; returns the newly admitted ones.</summary>
-    public List<Sequence> Schedule()
+    /// <summary>Prepares the next step: blocks for every running sequence (preempting if it must), then admissions.</summary>
+    public void Schedule(long now)
     {
-        var admitted = new List<Sequence>();
-        while (_waiting.First is { } next && _running.Count < maxNumSeqs)
+        var preempted = false;
+        for (var i = 0; i < _running.Count; i++)
+        {
+            var sequence = _running[i];
+            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(sequence.Tokens.Count)))
+            {
+                if (Prefixes.EvictLeastRecentlyUsed())
+                {
+                    continue;
+                }
+                var victim = _running[^1];
+                Preempt(victim);
+                preempted = true;
+                if (victim == sequence)
+                {
+                    i--; // the list shrank under us; nothing more to do for this one
+                    break;
+                }
+            }
+        }
+
+        // As in vLLM, a step that had to preempt admits nobody: memory is short.
+        while (!preempted && _running.Count < _maxNumSeqs && _waiting.First is { } head && TryAdmit(head.Value, now))
         {
             _waiting.RemoveFirst();
-            _running.Add(next.Value);
-            admitted.Add(next.Value);
         }
-        return admitted;
     }
 
-    /// <summary>Removes a sequence wherever it is; true if it was there.</summary>
-    public bool Remove(Sequence sequence) => _running.Remove(sequence) || _waiting.Remove(sequence);
+    /// <summary>Removes a finished sequence; its cache goes to the prefix pool when it can serve a later prompt.</summary>
+    public void Finish(Sequence sequence)
+    {
+        if (!_running.Remove(sequence))
+        {
+            _waiting.Remove(sequence);
+            return;
+        }
+        if (sequence.Generator is { } generator && _cacheConfig.PrefixCaching && sequence.Finish != FinishReason.Error && sequence.CachedTokenCount > 0)
+        {
+            Prefixes.Add(generator, sequence.Tokens.Take(sequence.CachedTokenCount).ToArray(), sequence.Allocation);
+        }
+        else
+        {
+            sequence.Generator?.Dispose();
+            Blocks.Free(sequence.Allocation, cached: false);
+        }
+        sequence.Generator = null;
+        sequence.Detokenizer?.Dispose();
+        sequence.Detokenizer = null;
+    }
 
-    public IEnumerable<Sequence> All => _running.Concat(_waiting);
+    /// <summary>Releases everything, for shutdown.</summary>
+    public void Clear()
+    {
+        foreach (var sequence in _running.ToArray())
+        {
+            sequence.Generator?.Dispose();
+            sequence.Generator = null;
+            Blocks.Free(sequence.Allocation, cached: false);
+        }
+        _running.Clear();
+        _waiting.Clear();
+        Prefixes.Clear();
+    }
+
+    private bool TryAdmit(Sequence sequence, long now)
+    {
+        var tokens = sequence.Tokens;
+        var isFirstAdmission = sequence.Timeline.FirstScheduled == 0;
+        var match = _cacheConfig.PrefixCaching ? Prefixes.TakeLongestMatch(tokens) : null;
+        // At least one token is always computed: the next token's logits come from it.
+        var common = match is { } m ? Math.Min(m.Common, tokens.Count - 1) : 0;
+        var reusable = match?.Entry.Allocation.Blocks ?? 0;
+        var needed = Blocks.BlocksFor(HeldTokens(tokens.Count));
+        while (Blocks.FreeBlocks + reusable < needed)
+        {
+            if (!Prefixes.EvictLeastRecentlyUsed())
+            {
+                if (match is { } unused)
+                {
+                    Prefixes.Return(unused.Entry);
+                }
+                return false;
+            }
+        }
+
+        if (match is { } taken && common > 0)
+        {
+            taken.Entry.Generator.RewindTo(common);
+            sequence.Generator = taken.Entry.Generator;
+            sequence.Allocation = taken.Entry.Allocation;
+            Blocks.ShrinkTo(sequence.Allocation, HeldTokens(common));
+        }
+        else if (match is { } useless)
+        {
+            // Shares nothing usable (a one-token prompt): free it rather than keep a cache nobody can extend.
+            useless.Entry.Generator.Dispose();
+            Blocks.Free(useless.Entry.Allocation, cached: false);
+        }
+        sequence.CachedTokenCount = common;
+        Blocks.TryGrow(sequence.Allocation, HeldTokens(tokens.Count));
+
+        if (isFirstAdmission)
+        {
+            sequence.Timeline.FirstScheduled = now;
+            sequence.CachedPromptTokens = common;
+            if (_cacheConfig.PrefixCaching)
+            {
+                // vLLM counts new requests only; a preempted request's re-lookup is not a query.
+                PrefixQueries += sequence.Request.PromptTokens.Length;
+                PrefixHits += common;
+            }
+        }
+        _running.Add(sequence);
+        return true;
+    }
+
+    private void Preempt(Sequence sequence)
+    {
+        _running.Remove(sequence);
+        sequence.Generator?.Dispose();
+        sequence.Generator = null;
+        sequence.CachedTokenCount = 0;
+        Blocks.Free(sequence.Allocation, cached: false);
+        sequence.Timeline.Preemptions++;
+        Preemptions++;
+        _waiting.AddFirst(sequence);
+    }
+
+    /// <summary>With a shared past/present buffer the runtime allocates max_length up front; otherwise what is cached.</summary>
+    private int HeldTokens(int tokens) => _cacheConfig.SharedBuffer ? _maxModelLength : tokens;
 }

@@ -3,54 +3,72 @@ using Worker.Runner;
 
 namespace Worker.Engine;
 
-/// <summary>One of a request's <c>n</c> samples as the scheduler tracks it: its tokens, cache and detokenizer.</summary>
-internal sealed class Sequence(EngineRequest request, int index, int choice)
+/// <summary>One of a request's <c>n</c> samples as the scheduler tracks it: its tokens, cache, blocks and timeline.</summary>
+public sealed class Sequence
 {
-    private readonly StopStringMatcher _stops = new(request.Parameters.Stop);
+    private readonly StopStringMatcher _stops;
+    private readonly List<int> _tokens;
 
-    public EngineRequest Request { get; } = request;
+    internal Sequence(EngineRequest request, int index, int choice)
+    {
+        Request = request;
+        Index = index;
+        Choice = choice;
+        _stops = new StopStringMatcher(request.Parameters.Stop);
+        _tokens = [.. request.PromptTokens];
+        // vLLM's rule for n > 1 with a seed: sample i uses seed + i, so each is reproducible on its own.
+        Random = request.Parameters.Seed is { } seed ? new Random(unchecked((int)(seed + index))) : new Random();
+    }
 
-    public int Index { get; } = index;
+    public EngineRequest Request { get; }
 
-    public int Choice { get; } = choice;
+    public int Index { get; }
 
-    public List<int> OutputTokens { get; } = [];
+    public int Choice { get; }
 
-    /// <summary>vLLM's rule for n > 1 with a seed: sample i uses seed + i, so each is reproducible on its own.</summary>
-    public Random Random { get; } = request.Parameters.Seed is { } seed ? new Random(unchecked((int)(seed + index))) : new Random();
-
-    /// <summary>The KV cache, while the sequence runs.</summary>
-    public SequenceGenerator? Generator { get; set; }
-
-    public TokenizerStream? Detokenizer { get; set; }
+    public SequenceTimeline Timeline { get; } = new();
 
     public FinishReason? Finish { get; private set; }
 
-    public int TotalTokens => Request.PromptTokens.Length + OutputTokens.Count;
+    /// <summary>Prompt tokens whose KV came from the prefix pool at first scheduling.</summary>
+    public int CachedPromptTokens { get; internal set; }
+
+    public int OutputTokenCount => _tokens.Count - Request.PromptTokens.Length;
+
+    public IReadOnlyList<int> OutputTokens => _tokens[Request.PromptTokens.Length..];
+
+    /// <summary>Prompt and output so far.</summary>
+    internal IReadOnlyList<int> Tokens => _tokens;
+
+    internal Random Random { get; }
+
+    /// <summary>The KV cache while the sequence runs; null while it waits.</summary>
+    internal SequenceGenerator? Generator { get; set; }
+
+    /// <summary>How many of <see cref="Tokens"/> the generator's cache holds.</summary>
+    internal int CachedTokenCount { get; set; }
+
+    internal KvAllocation Allocation { get; set; } = new();
+
+    internal TokenizerStream? Detokenizer { get; set; }
 
     /// <summary>
-    /// Feeds what the cache lacks and samples the next token: the whole prompt (and any output, after a
-    /// recompute) for a fresh generator, else the last sampled token. Runs in parallel with other sequences.
+    /// Feeds the tokens the cache lacks (the whole prompt, the rest after a prefix hit, everything after a
+    /// preemption, else the last sampled token) and samples the next token. Runs in parallel with other sequences.
     /// </summary>
-    public int ComputeNextToken(LoadedModel model)
+    internal int ComputeNextToken(LoadedModel model)
     {
-        ReadOnlySpan<float> logits;
-        if (Generator is null)
-        {
-            Generator = model.CreateGenerator();
-            logits = Generator.Append([.. Request.PromptTokens, .. OutputTokens]);
-        }
-        else
-        {
-            logits = Generator.Append([OutputTokens[^1]]);
-        }
+        Generator ??= model.CreateGenerator();
+        var pending = _tokens.GetRange(CachedTokenCount, _tokens.Count - CachedTokenCount).ToArray();
+        var logits = Generator.Append(pending);
+        CachedTokenCount = _tokens.Count;
         return Sampler.Sample(logits, Request.Parameters, Random);
     }
 
     /// <summary>Takes a sampled token: decides whether it ends the sequence and what text it releases.</summary>
-    public SequenceOutput AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)
+    internal SequenceOutput AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)
     {
-        OutputTokens.Add(token);
+        _tokens.Add(token);
         var parameters = Request.Parameters;
         if ((!parameters.IgnoreEos && eosTokenIds.Contains(token)) || parameters.StopTokenIds.Contains(token))
         {
@@ -62,15 +80,15 @@ internal sealed class Sequence(EngineRequest request, int index, int choice)
         {
             return Complete(FinishReason.Stop, text, stop);
         }
-        if (OutputTokens.Count >= parameters.MaxTokens || TotalTokens >= maxModelLength)
+        if (OutputTokenCount >= parameters.MaxTokens || _tokens.Count >= maxModelLength)
         {
             return Complete(FinishReason.Length, text + _stops.Flush(), stopReason: null);
         }
         return new SequenceOutput(Choice, text, NewTokens: 1);
     }
 
-    /// <summary>Ends the sequence from outside the token path (abort, error); releases nothing more.</summary>
-    public SequenceOutput End(FinishReason reason, string? error = null)
+    /// <summary>Ends the sequence from outside the token path (abort, error); releases no more text.</summary>
+    internal SequenceOutput End(FinishReason reason, string? error = null)
     {
         Finish = reason;
         return new SequenceOutput(Choice, "", NewTokens: 0, reason, Error: error);
@@ -80,14 +98,5 @@ internal sealed class Sequence(EngineRequest request, int index, int choice)
     {
         Finish = reason;
         return new SequenceOutput(Choice, text, NewTokens: 1, reason, stopReason);
-    }
-
-    /// <summary>Releases the cache and detokenizer; safe to call more than once.</summary>
-    public void ReleaseResources()
-    {
-        Generator?.Dispose();
-        Generator = null;
-        Detokenizer?.Dispose();
-        Detokenizer = null;
     }
 }

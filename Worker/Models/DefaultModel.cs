@@ -12,12 +12,12 @@ public static class DefaultModel
     public const string ServedName = "vellum-tiny";
 
     /// <summary>Bump when the builder's code changes what it writes.</summary>
-    private const int BuilderRevision = 1;
+    private const int BuilderRevision = 2;
 
     public static string EnsureBuilt(string cacheDirectory)
     {
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
-            $"{BuilderRevision}|{ModelSize.Tiny}|{ModelFolderBuilder.MergeCount}|{Corpus.Text}")))[..12];
+            $"{BuilderRevision}|{ModelSize.Tiny}|{ModelFolderBuilder.MergeCount}|{TokenizerFiles.ChatTemplate}|{Corpus.Text}")))[..12];
         var directory = Path.Combine(cacheDirectory, "models", $"tiny-{fingerprint}");
         if (Directory.Exists(directory))
         {

@@ -6,10 +6,14 @@ namespace Worker.Models;
 /// <summary>Writes a vocabulary as the HF tokenizer files ONNX Runtime GenAI reads.</summary>
 internal static class TokenizerFiles
 {
-    /// <summary>Renders "role: content" lines and ends with "assistant:", the shape of the corpus's dialogues.</summary>
+    /// <summary>
+    /// Renders "role: content" lines and ends with "assistant:", the shape of the corpus's dialogues. The model's
+    /// replies begin with a space, so an assistant message sent back verbatim renders exactly as it was generated
+    /// and the next turn's prompt extends the cached tokens of the last one.
+    /// </summary>
     public const string ChatTemplate =
-        "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}" +
-        "{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
+        "{% for message in messages %}{{ message['role'] + ':' }}{% if not message['content'].startswith(' ') %}{{ ' ' }}{% endif %}" +
+        "{{ message['content'] + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
 
     public static void Write(BpeVocabulary vocabulary, string directory)
     {

@@ -23,6 +23,33 @@ public sealed class ServeOptions
     /// <summary>--max-model-len: context length (prompt + output). Default: the model's context_length.</summary>
     public int? MaxModelLen { get; set; }
 
+    /// <summary>--block-size: tokens per KV-cache block.</summary>
+    public int BlockSize { get; set; } = 16;
+
+    /// <summary>--kv-cache-memory-bytes: the KV-cache budget. Default: 4 GiB on CPU (vLLM's CPU default); on CUDA, from --gpu-memory-utilization.</summary>
+    public long? KvCacheMemoryBytes { get; set; }
+
+    /// <summary>--gpu-memory-utilization: on CUDA, the fraction of the device's memory for weights and KV cache.</summary>
+    public double GpuMemoryUtilization { get; set; } = 0.9;
+
+    /// <summary>--num-gpu-blocks-override: an exact number of KV blocks, whatever the memory budget says.</summary>
+    public int? NumGpuBlocksOverride { get; set; }
+
+    /// <summary>--enable-prefix-caching / --no-enable-prefix-caching: keep finished sequences' caches for reuse.</summary>
+    public bool EnablePrefixCaching { get; set; } = true;
+
+    /// <summary>--max-num-queued-requests: requests waiting for their first schedule beyond which new ones get 503.</summary>
+    public int? MaxNumQueuedRequests { get; set; }
+
+    /// <summary>--max-num-queued-tokens: prompt tokens waiting for their first schedule beyond which new requests get 503.</summary>
+    public long? MaxNumQueuedTokens { get; set; }
+
+    /// <summary>--request-timeout: seconds a request may take in all before it is aborted (none by default).</summary>
+    public double? RequestTimeout { get; set; }
+
+    /// <summary>--enable-per-request-metrics: responses may carry timing metrics (request field include_metrics) and Server-Timing.</summary>
+    public bool EnablePerRequestMetrics { get; set; }
+
     /// <summary>--download-dir: where built models are cached. Default: $XDG_CACHE_HOME/vellum or ~/.cache/vellum.</summary>
     public string? DownloadDir { get; set; }
 }

@@ -14,6 +14,13 @@ public static class VllmFlags
         ["--max-num-seqs"] = "MaxNumSeqs",
         ["--max-model-len"] = "MaxModelLen",
         ["--download-dir"] = "DownloadDir",
+        ["--block-size"] = "BlockSize",
+        ["--kv-cache-memory-bytes"] = "KvCacheMemoryBytes",
+        ["--gpu-memory-utilization"] = "GpuMemoryUtilization",
+        ["--num-gpu-blocks-override"] = "NumGpuBlocksOverride",
+        ["--max-num-queued-requests"] = "MaxNumQueuedRequests",
+        ["--max-num-queued-tokens"] = "MaxNumQueuedTokens",
+        ["--request-timeout"] = "RequestTimeout",
     };
 
     /// <summary>Flags that take one or more values, as vLLM's nargs="+".</summary>
@@ -23,7 +30,11 @@ public static class VllmFlags
     };
 
     /// <summary>Flags that are true when present; <c>--no-flag</c> or <c>--flag=false</c> turn them off.</summary>
-    private static readonly Dictionary<string, string> BooleanFlags = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, string> BooleanFlags = new(StringComparer.Ordinal)
+    {
+        ["--enable-prefix-caching"] = "EnablePrefixCaching",
+        ["--enable-per-request-metrics"] = "EnablePerRequestMetrics",
+    };
 
     public static string[] ToConfigurationArgs(string[] args)
     {

@@ -13,6 +13,7 @@ public sealed record ModelFolder(
     int Heads,
     int KvHeads,
     int HeadSize,
+    bool SharesPastPresentBuffer,
     string? ChatTemplate)
 {
     public static ModelFolder Read(string path)
@@ -38,6 +39,9 @@ public sealed record ModelFolder(
             Heads: heads,
             KvHeads: decoder.TryGetProperty("num_key_value_heads", out var kv) ? kv.GetInt32() : heads,
             HeadSize: decoder.GetProperty("head_size").GetInt32(),
+            // CUDA exports share one max_length buffer for past and present: the whole cache is allocated up front.
+            SharesPastPresentBuffer: config.RootElement.TryGetProperty("search", out var search)
+                && search.TryGetProperty("past_present_share_buffer", out var shared) && shared.ValueKind == JsonValueKind.True,
             ChatTemplate: ReadChatTemplate(path));
     }
 

@@ -37,6 +37,9 @@ public sealed class SequenceGenerator : IDisposable
         return _lastLogits;
     }
 
+    /// <summary>Drops every cached token after the first <paramref name="tokens"/>; appending after it is exact.</summary>
+    public void RewindTo(int tokens) => _generator.RewindTo((ulong)tokens);
+
     public void Dispose()
     {
         if (_disposed)

@@ -1,0 +1,44 @@
+using System.Globalization;
+using Worker.Engine;
+
+namespace Worker.Api;
+
+/// <summary>
+/// Timing of one response from its sequences' lifecycle stamps (--enable-per-request-metrics):
+/// queue = first scheduled − queued (the longest wait among the sequences); time to first token = first token −
+/// arrival; generation = last token − first token; mean ITL = generation ÷ (tokens − 1) over all sequences;
+/// tokens per second = output tokens ÷ (last token − arrival).
+/// </summary>
+internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond)
+{
+    public static PerRequestMetrics From(IReadOnlyList<EngineRequest> requests)
+    {
+        var sequences = requests.SelectMany(r => r.Sequences).ToArray();
+        var arrival = requests[0].Arrival.Timestamp;
+        var firstToken = sequences.Select(s => s.Timeline.FirstToken).Where(t => t != 0).DefaultIfEmpty(0).Min();
+        var lastToken = sequences.Select(s => s.Timeline.LastToken).DefaultIfEmpty(0).Max();
+        var outputTokens = sequences.Sum(s => s.OutputTokenCount);
+        var decodeIntervals = sequences.Sum(s => Math.Max(0, s.OutputTokenCount - 1));
+        var decodeSeconds = sequences.Sum(s => SequenceTimeline.Seconds(s.Timeline.FirstToken, s.Timeline.LastToken));
+        var endToEnd = SequenceTimeline.Seconds(arrival, lastToken);
+        return new PerRequestMetrics(
+            QueueMs: sequences.Max(s => SequenceTimeline.Seconds(s.Timeline.Queued, s.Timeline.FirstScheduled)) * 1000,
+            TimeToFirstTokenMs: SequenceTimeline.Seconds(arrival, firstToken) * 1000,
+            GenerationMs: SequenceTimeline.Seconds(firstToken, lastToken) * 1000,
+            MeanItlMs: decodeIntervals == 0 ? 0 : decodeSeconds / decodeIntervals * 1000,
+            TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd);
+    }
+
+    public object ToBody() => new
+    {
+        time_to_first_token_ms = Math.Round(TimeToFirstTokenMs, 3),
+        generation_time_ms = Math.Round(GenerationMs, 3),
+        queue_time_ms = Math.Round(QueueMs, 3),
+        mean_itl_ms = Math.Round(MeanItlMs, 3),
+        tokens_per_second = Math.Round(TokensPerSecond, 3),
+    };
+
+    /// <summary>The W3C Server-Timing header: browsers' and proxies' tools show it without parsing the body.</summary>
+    public string ToServerTiming() => string.Create(CultureInfo.InvariantCulture,
+        $"queue;dur={QueueMs:F3}, ttft;dur={TimeToFirstTokenMs:F3}, generation;dur={GenerationMs:F3}, itl;dur={MeanItlMs:F3}");
+}

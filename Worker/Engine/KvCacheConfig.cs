@@ -1,0 +1,32 @@
+using Worker.Runner;
+
+namespace Worker.Engine;
+
+/// <summary>How many KV blocks the engine may hand out, and what each costs in memory.</summary>
+public sealed record KvCacheConfig(int BlockSize, int TotalBlocks, long BytesPerBlock, long MemoryBytes, bool PrefixCaching, bool SharedBuffer)
+{
+    /// <summary>float32 KV, as the CPU models are exported.</summary>
+    public const int CacheDtypeBytes = 4;
+
+    public const string CacheDtype = "float32";
+
+    /// <summary>
+    /// Blocks from a memory budget: 2 (key and value) × layers × KV heads × head size × dtype size × block size
+    /// bytes per block, read from the model's genai_config.json. An explicit block count overrides the budget.
+    /// </summary>
+    public static KvCacheConfig Create(ModelFolder model, int maxModelLength, int blockSize, long memoryBytes, int? blocksOverride, bool prefixCaching)
+    {
+        var bytesPerBlock = 2L * model.Layers * model.KvHeads * model.HeadSize * CacheDtypeBytes * blockSize;
+        var totalBlocks = blocksOverride ?? (int)Math.Min(int.MaxValue, memoryBytes / bytesPerBlock);
+        var config = new KvCacheConfig(blockSize, totalBlocks, bytesPerBlock, memoryBytes, prefixCaching, model.SharesPastPresentBuffer);
+        var longest = (maxModelLength + blockSize - 1) / blockSize;
+        if (totalBlocks < longest)
+        {
+            throw new InvalidOperationException(
+                $"The KV cache has {totalBlocks} blocks of {blockSize} tokens ({totalBlocks * (long)blockSize} tokens, {bytesPerBlock} bytes per block), " +
+                $"fewer than one sequence of --max-model-len {maxModelLength} needs ({longest} blocks). " +
+                "Raise --kv-cache-memory-bytes (or --num-gpu-blocks-override) or lower --max-model-len.");
+        }
+        return config;
+    }
+}
