@@ -5,8 +5,8 @@ using Worker.Engine;
 
 namespace Tests.Support;
 
-/// <summary>One worker on the tiny model, in memory, shared by the API tests; ready once the model is loaded.</summary>
-public sealed class WorkerFixture : WebApplicationFactory<EngineHost>, IAsyncLifetime
+/// <summary>A worker on the tiny model, in memory, with the given settings; ready once the model is loaded.</summary>
+public class WorkerApp(params (string Key, string Value)[] settings) : WebApplicationFactory<EngineHost>
 {
     public const string ModelName = "tiny-test";
 
@@ -17,16 +17,27 @@ public sealed class WorkerFixture : WebApplicationFactory<EngineHost>, IAsyncLif
         builder.UseSetting("Worker:Model", TinyModel.Directory);
         builder.UseSetting("Worker:ServedModelName:0", ModelName);
         builder.UseSetting("Worker:MaxNumSeqs", "8");
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 
-    public async ValueTask InitializeAsync()
+    public static async Task<WorkerApp> StartAsync(params (string Key, string Value)[] settings)
+    {
+        var app = new WorkerApp(settings);
+        await app.WaitUntilHealthyAsync();
+        return app;
+    }
+
+    public async Task WaitUntilHealthyAsync()
     {
         using var client = CreateClient();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while ((await client.GetAsync("/health")).StatusCode != System.Net.HttpStatusCode.OK)
+        while ((await client.GetAsync("/health", TestContext.Current.CancellationToken)).StatusCode != System.Net.HttpStatusCode.OK)
         {
             Assert.True(DateTime.UtcNow < deadline, "The worker did not become healthy within 30 s.");
-            await Task.Delay(50);
+            await Task.Delay(50, TestContext.Current.CancellationToken);
         }
     }
 
@@ -55,6 +66,12 @@ public sealed class WorkerFixture : WebApplicationFactory<EngineHost>, IAsyncLif
             new { ActiveRequests = 0, Running = 0, Waiting = 0, UsedBlocks = 0, LiveGenerators = idle.PrefixPoolEntries, Blocks = idle.TotalBlocks },
             new { idle.ActiveRequests, idle.Running, idle.Waiting, idle.UsedBlocks, idle.LiveGenerators, Blocks = idle.FreeBlocks + idle.CachedBlocks });
     }
+}
+
+/// <summary>The worker most API tests share, started once per test run.</summary>
+public sealed class WorkerFixture : WorkerApp, IAsyncLifetime
+{
+    public ValueTask InitializeAsync() => new(WaitUntilHealthyAsync());
 
     async ValueTask IAsyncDisposable.DisposeAsync() => await base.DisposeAsync();
 }
@@ -62,9 +79,9 @@ public sealed class WorkerFixture : WebApplicationFactory<EngineHost>, IAsyncLif
 /// <summary>A worker of one test class alone, for tests that assert on engine-wide counts while other classes run.</summary>
 public sealed class DedicatedWorkerFixture : IAsyncLifetime
 {
-    public WorkerFixture Worker { get; } = new();
+    public WorkerApp Worker { get; } = new();
 
-    public ValueTask InitializeAsync() => Worker.InitializeAsync();
+    public ValueTask InitializeAsync() => new(Worker.WaitUntilHealthyAsync());
 
-    public ValueTask DisposeAsync() => ((IAsyncDisposable)Worker).DisposeAsync();
+    public ValueTask DisposeAsync() => Worker.DisposeAsync();
 }

@@ -105,6 +105,6 @@ public class BadInputRecoveryTests(DedicatedWorkerFixture fixture) : IClassFixtu
 
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         var idle = await fixture.Worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(5));
-        WorkerFixture.AssertHoldsNothing(idle);
+        WorkerApp.AssertHoldsNothing(idle);
     }
 }

@@ -20,7 +20,7 @@ public class ChatCompletionsApiTests(WorkerFixture worker)
     {
         var body = await ChatAsync(new
         {
-            model = WorkerFixture.ModelName,
+            model = WorkerApp.ModelName,
             messages = new object[] { new { role = "system", content = "Be brief." }, new { role = "user", content = "What is the capital of France?" } },
             max_tokens = 6,
             temperature = 0,

@@ -24,7 +24,7 @@ public class CompletionsApiTests(WorkerFixture worker)
 
         Assert.Equal("list", models.GetProperty("object").GetString());
         var model = Assert.Single(models.GetProperty("data").EnumerateArray());
-        Assert.Equal(WorkerFixture.ModelName, model.GetProperty("id").GetString());
+        Assert.Equal(WorkerApp.ModelName, model.GetProperty("id").GetString());
         Assert.Equal("model", model.GetProperty("object").GetString());
         Assert.Equal(512, model.GetProperty("max_model_len").GetInt32());
     }
@@ -33,12 +33,12 @@ public class CompletionsApiTests(WorkerFixture worker)
     public async Task Completion_StringPrompt_HasTheTextCompletionShapeAndTokenizerUsage()
     {
         const string prompt = "The market opened at seven.";
-        var body = await CompleteAsync(new { model = WorkerFixture.ModelName, prompt, max_tokens = 7, temperature = 0, ignore_eos = true });
+        var body = await CompleteAsync(new { model = WorkerApp.ModelName, prompt, max_tokens = 7, temperature = 0, ignore_eos = true });
 
         Assert.StartsWith("cmpl-", body.GetProperty("id").GetString());
         Assert.Equal("text_completion", body.GetProperty("object").GetString());
         Assert.True(body.GetProperty("created").GetInt64() > 1_700_000_000);
-        Assert.Equal(WorkerFixture.ModelName, body.GetProperty("model").GetString());
+        Assert.Equal(WorkerApp.ModelName, body.GetProperty("model").GetString());
         var choice = Assert.Single(body.GetProperty("choices").EnumerateArray());
         Assert.Equal(0, choice.GetProperty("index").GetInt32());
         Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
@@ -53,7 +53,7 @@ public class CompletionsApiTests(WorkerFixture worker)
     public async Task Completion_WithoutModel_UsesTheServedModel()
     {
         var body = await CompleteAsync(new { prompt = "Bread needs time.", max_tokens = 2 });
-        Assert.Equal(WorkerFixture.ModelName, body.GetProperty("model").GetString());
+        Assert.Equal(WorkerApp.ModelName, body.GetProperty("model").GetString());
     }
 
     [Fact]

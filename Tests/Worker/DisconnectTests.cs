@@ -5,7 +5,7 @@ namespace Tests.Worker;
 
 public class DisconnectTests(DedicatedWorkerFixture fixture) : IClassFixture<DedicatedWorkerFixture>
 {
-    private readonly WorkerFixture worker = fixture.Worker;
+    private readonly WorkerApp worker = fixture.Worker;
 
     [Fact]
     public async Task ClientGoneMidStream_AbortsItsGeneration_FreesEverything_AndTheNextRequestIsServed()
@@ -23,7 +23,7 @@ public class DisconnectTests(DedicatedWorkerFixture fixture) : IClassFixture<Ded
         } // disposing the response drops the connection
 
         var idle = await worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(10));
-        WorkerFixture.AssertHoldsNothing(idle);
+        WorkerApp.AssertHoldsNothing(idle);
         Assert.Equal(8, idle.Finished["abort"]);
         Assert.True(idle.Steps - stepsBefore < maxTokens, $"the generation ran {idle.Steps - stepsBefore} steps: it was not aborted");
 

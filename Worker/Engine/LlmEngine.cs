@@ -45,7 +45,8 @@ public sealed partial class LlmEngine : IDisposable
 
     public EngineOptions Options => _options;
 
-    public EngineSnapshot Snapshot => _snapshot;
+    /// <summary>The counts after the latest step; refusals happen on request threads and are read live.</summary>
+    public EngineSnapshot Snapshot => _snapshot with { Rejected = new Dictionary<string, long>(_rejected) };
 
     /// <summary>Queues a request, or refuses it when the queue limits are reached.</summary>
     /// <exception cref="EngineOverloadedException">A queue limit is reached.</exception>

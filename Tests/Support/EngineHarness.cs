@@ -1,0 +1,73 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging.Abstractions;
+using Worker.Engine;
+using Worker.Runner;
+
+namespace Tests.Support;
+
+/// <summary>An engine on the tiny model, driven directly (no HTTP), for scheduler and cache behaviour.</summary>
+public sealed class EngineHarness : IDisposable
+{
+    private readonly LoadedModel _model;
+
+    public EngineHarness(int maxNumSeqs = 8, int? blocks = null, int blockSize = 16, bool prefixCaching = true,
+        int? maxQueuedRequests = null, long? maxQueuedTokens = null)
+    {
+        _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
+        var cache = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, blockSize, 64L << 20, blocks, prefixCaching);
+        Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens), NullLogger<LlmEngine>.Instance);
+    }
+
+    public LlmEngine Engine { get; }
+
+    public LoadedModel Model => _model;
+
+    public int[] Encode(string text) => _model.Encode(text);
+
+    public Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null) =>
+        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed);
+
+    public Submitted Submit(int[] prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null)
+    {
+        var channel = Channel.CreateUnbounded<SequenceOutput>();
+        var request = new EngineRequest(Guid.NewGuid().ToString("N")[..12], prompt,
+            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = true },
+            RequestArrival.Now(), channel.Writer, firstChoice: 0);
+        Engine.Submit(request);
+        return new Submitted(request, channel.Reader);
+    }
+
+    /// <summary>Waits for a condition on the engine's published counts.</summary>
+    public async Task<EngineSnapshot> WaitForAsync(Func<EngineSnapshot, bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition(Engine.Snapshot))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting; engine: {Engine.Snapshot}");
+            await Task.Delay(2);
+        }
+        return Engine.Snapshot;
+    }
+
+    public void Dispose()
+    {
+        Engine.Dispose();
+        _model.Dispose();
+    }
+}
+
+public sealed record Submitted(EngineRequest Request, ChannelReader<SequenceOutput> Outputs)
+{
+    /// <summary>Reads until every sequence has finished; returns each sequence's output tokens and finish.</summary>
+    public async Task<(int[] Tokens, FinishReason Finish)[]> CompletionAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        var finished = 0;
+        while (finished < Request.Sequences.Count)
+        {
+            var output = await Outputs.ReadAsync(cancel.Token);
+            finished += output.Finish is null ? 0 : 1;
+        }
+        return Request.Sequences.Select(s => (s.OutputTokens.ToArray(), s.Finish!.Value)).ToArray();
+    }
+}
