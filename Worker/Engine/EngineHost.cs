@@ -34,7 +34,7 @@ public sealed partial class EngineHost(
                 ? await Task.Run(() => DefaultModel.EnsureBuilt(settings.DownloadDir ?? DefaultModel.DefaultCacheDirectory()), stoppingToken)
                 : settings.Model;
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            _model = await Task.Run(() => LoadedModel.Load(path, settings.Device, settings.MaxModelLen), stoppingToken);
+            _model = await Task.Run(() => LoadedModel.Load(path, settings.Device, settings.MaxModelLen, settings.IntraOpThreads), stoppingToken);
             var engineOptions = new EngineOptions(
                 settings.MaxNumSeqs,
                 KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, path), settings.NumGpuBlocksOverride, settings.EnablePrefixCaching),

@@ -18,6 +18,7 @@ public static class EngineServiceExtensions
             .Validate(o => o.MaxNumQueuedRequests is null or >= 0, "--max-num-queued-requests must not be negative.")
             .Validate(o => o.MaxNumQueuedTokens is null or >= 0, "--max-num-queued-tokens must not be negative.")
             .Validate(o => o.RequestTimeout is null or > 0, "--request-timeout must be positive.")
+            .Validate(o => o.IntraOpThreads is null or > 0, "--intra-op-threads must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());

@@ -50,6 +50,13 @@ public sealed class ServeOptions
     /// <summary>--enable-per-request-metrics: responses may carry timing metrics (request field include_metrics) and Server-Timing.</summary>
     public bool EnablePerRequestMetrics { get; set; }
 
+    /// <summary>
+    /// --intra-op-threads: ONNX Runtime threads inside one model step. Default: ONNX Runtime's (one per physical
+    /// core), which serves a single stream best; 1 lets parallel sequences each take a core (more throughput at
+    /// high concurrency, slower single streams). See README "Performance".
+    /// </summary>
+    public int? IntraOpThreads { get; set; }
+
     /// <summary>--download-dir: where built models are cached. Default: $XDG_CACHE_HOME/vellum or ~/.cache/vellum.</summary>
     public string? DownloadDir { get; set; }
 }

@@ -21,6 +21,7 @@ public static class VllmFlags
         ["--max-num-queued-requests"] = "MaxNumQueuedRequests",
         ["--max-num-queued-tokens"] = "MaxNumQueuedTokens",
         ["--request-timeout"] = "RequestTimeout",
+        ["--intra-op-threads"] = "IntraOpThreads",
     };
 
     /// <summary>Flags that take one or more values, as vLLM's nargs="+".</summary>

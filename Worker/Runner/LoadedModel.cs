@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace Worker.Runner;
@@ -29,7 +30,7 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Generators created and not yet disposed: a leak shows here.</summary>
     public int LiveGenerators => Volatile.Read(ref _liveGenerators);
 
-    public static LoadedModel Load(string path, string device, int? maxModelLength)
+    public static LoadedModel Load(string path, string device, int? maxModelLength, int? intraOpThreads = null)
     {
         var folder = ModelFolder.Read(path);
         if (maxModelLength is { } requested && (requested < 1 || requested > folder.ContextLength))
@@ -41,6 +42,10 @@ public sealed class LoadedModel : IDisposable
         GenAiProcess.EnsureInitialized();
         using var config = new Config(path);
         config.ClearProviders();
+        if (intraOpThreads is { } threads)
+        {
+            config.Overlay(new JsonObject { ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = new JsonObject { ["intra_op_num_threads"] = threads } } } }.ToJsonString());
+        }
         if (device != "cpu")
         {
             // Only a build with -p:ExecutionProvider=cuda ships the provider library; the CPU build fails here with

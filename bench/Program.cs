@@ -1,0 +1,22 @@
+using Bench;
+
+// vellum-bench: a serving benchmark in the manner of `vllm bench serve`, and the bare generate loop it is compared with.
+return args.FirstOrDefault() switch
+{
+    "serve" => await ServeBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "generate" => GenerateBenchmark.Run(BenchArgs.Parse(args[1..])),
+    "overhead" => await OverheadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage:
+          vellum-bench serve    --base-url URL --model NAME [--num-prompts 100] [--max-concurrency C | --request-rate R]
+                                [--input-words 32] [--output-len 128] [--endpoint completions|chat] [--seed 0] [--result-file F]
+          vellum-bench generate --model-dir DIR [--input-words 32] [--output-len 128] [--num-prompts 5]
+          vellum-bench overhead --model-dir DIR --base-url URL --model NAME [--input-words 32] [--output-len 256] [--rounds 3]
+        """);
+    return 2;
+}

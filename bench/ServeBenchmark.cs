@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Bench;
+
+/// <summary>
+/// N prompts against an OpenAI-compatible server, streamed, at a fixed concurrency or a Poisson request rate;
+/// prints vLLM's result table and writes the same figures as JSON.
+/// </summary>
+internal static class ServeBenchmark
+{
+    public static async Task<int> RunAsync(BenchArgs args)
+    {
+        var baseUrl = args.String("base-url");
+        var model = args.String("model");
+        var count = args.Int("num-prompts", 100);
+        var concurrency = args.Int("max-concurrency", 0);
+        var rate = args.Double("request-rate");
+        var outputLength = args.Int("output-len", 128);
+        var seed = args.Int("seed", 0);
+        var prompts = Prompts.Generate(count, args.Int("input-words", 32), seed);
+
+        using var http = StreamingClient.CreateHttpClient();
+        var client = new StreamingClient(http, baseUrl, model, args.String("endpoint", "completions"));
+        var summary = await MeasureAsync(client, prompts, outputLength, concurrency, rate, seed);
+        summary.Print(Console.Out, $"concurrency {(concurrency > 0 ? concurrency.ToString() : "unbounded")}, request rate {(rate?.ToString() ?? "inf")}");
+        if (args.Optional("result-file") is { } file)
+        {
+            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(summary.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
+        }
+        return summary.Failed == 0 ? 0 : 1;
+    }
+
+    public static async Task<ServeSummary> MeasureAsync(StreamingClient client, string[] prompts, int outputLength, int concurrency, double? rate, int seed)
+    {
+        using var gate = new SemaphoreSlim(concurrency > 0 ? concurrency : prompts.Length);
+        var arrivals = new Random(seed);
+        var clock = Stopwatch.StartNew();
+        var tasks = new List<Task<RequestResult>>();
+        foreach (var prompt in prompts)
+        {
+            if (rate is { } perSecond and > 0)
+            {
+                // Poisson arrivals: exponential gaps with mean 1/rate, as vLLM's bench with burstiness 1.
+                await Task.Delay(TimeSpan.FromSeconds(-Math.Log(1 - arrivals.NextDouble()) / perSecond));
+            }
+            await gate.WaitAsync();
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    return await client.SendAsync(prompt, outputLength, CancellationToken.None);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        }
+        var results = await Task.WhenAll(tasks);
+        return new ServeSummary(results, clock.Elapsed.TotalSeconds);
+    }
+}
+
+internal sealed record ServeSummary(RequestResult[] Results, double DurationSeconds)
+{
+    private RequestResult[] Succeeded => Results.Where(r => r.Success).ToArray();
+
+    public int Failed => Results.Length - Succeeded.Length;
+
+    public double OutputThroughput => Succeeded.Sum(r => r.OutputTokens) / DurationSeconds;
+
+    public double RequestThroughput => Succeeded.Length / DurationSeconds;
+
+    public Distribution Ttft => Distribution.Of(Succeeded.Select(r => r.TtftMs).ToArray());
+
+    public Distribution Tpot => Distribution.Of(Succeeded.Where(r => r.TpotMs is not null).Select(r => r.TpotMs!.Value).ToArray());
+
+    public Distribution Itl => Distribution.Of(Succeeded.SelectMany(r => r.ItlMs).ToArray());
+
+    public Distribution E2e => Distribution.Of(Succeeded.Select(r => r.E2eMs).ToArray());
+
+    public void Print(TextWriter output, string title)
+    {
+        output.WriteLine($"============ Serving Benchmark Result ({title}) ============");
+        output.WriteLine($"{"Successful requests:",-40}{Succeeded.Length,12}");
+        output.WriteLine($"{"Failed requests:",-40}{Failed,12}");
+        output.WriteLine($"{"Benchmark duration (s):",-40}{DurationSeconds,12:F2}");
+        output.WriteLine($"{"Total input tokens:",-40}{Succeeded.Sum(r => r.PromptTokens),12}");
+        output.WriteLine($"{"Total generated tokens:",-40}{Succeeded.Sum(r => r.OutputTokens),12}");
+        output.WriteLine($"{"Request throughput (req/s):",-40}{RequestThroughput,12:F2}");
+        output.WriteLine($"{"Output token throughput (tok/s):",-40}{OutputThroughput,12:F2}");
+        output.WriteLine($"{"Total token throughput (tok/s):",-40}{(Succeeded.Sum(r => r.PromptTokens + r.OutputTokens) / DurationSeconds),12:F2}");
+        foreach (var (name, distribution) in new[] { ("TTFT", Ttft), ("TPOT", Tpot), ("ITL", Itl), ("E2EL", E2e) })
+        {
+            output.WriteLine($"{"Mean " + name + " (ms):",-40}{distribution.Mean,12:F2}");
+            output.WriteLine($"{"Median " + name + " (ms):",-40}{distribution.Median,12:F2}");
+            output.WriteLine($"{"P90 " + name + " (ms):",-40}{distribution.P90,12:F2}");
+            output.WriteLine($"{"P99 " + name + " (ms):",-40}{distribution.P99,12:F2}");
+        }
+        foreach (var error in Results.Where(r => !r.Success).Select(r => r.Error).Distinct().Take(5))
+        {
+            output.WriteLine($"error: {error}");
+        }
+        output.WriteLine(new string('=', 60));
+    }
+
+    public Dictionary<string, object> ToJson()
+    {
+        var json = new Dictionary<string, object>
+        {
+            ["duration"] = DurationSeconds,
+            ["completed"] = Succeeded.Length,
+            ["failed"] = Failed,
+            ["total_input_tokens"] = Succeeded.Sum(r => r.PromptTokens),
+            ["total_output_tokens"] = Succeeded.Sum(r => r.OutputTokens),
+            ["request_throughput"] = RequestThroughput,
+            ["output_throughput"] = OutputThroughput,
+            ["total_token_throughput"] = Succeeded.Sum(r => r.PromptTokens + r.OutputTokens) / DurationSeconds,
+            ["errors"] = Results.Where(r => !r.Success).Select(r => r.Error ?? "").ToArray(),
+        };
+        foreach (var (name, distribution) in new[] { ("ttft", Ttft), ("tpot", Tpot), ("itl", Itl), ("e2el", E2e) })
+        {
+            json[$"mean_{name}_ms"] = distribution.Mean;
+            json[$"median_{name}_ms"] = distribution.Median;
+            json[$"p90_{name}_ms"] = distribution.P90;
+            json[$"p99_{name}_ms"] = distribution.P99;
+        }
+        return json;
+    }
+}
