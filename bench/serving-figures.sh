@@ -20,7 +20,7 @@ trap 'kill $worker 2>/dev/null || true' EXIT
 until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
 
 bench=bench/bin/Release/net10.0/vellum-bench
-$bench overhead --model-dir "$model" --base-url "http://127.0.0.1:$port/v1" --model small --output-len 256 --rounds 5
+$bench overhead --model-dir "$model" --base-url "http://127.0.0.1:$port/v1" --model small --output-len 256 --rounds 9
 for concurrency in 1 2 4 8; do
   $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts $((concurrency * 6)) \
     --max-concurrency "$concurrency" --input-words 32 --output-len 128 --result-file "$results/serve-c$concurrency.json"
