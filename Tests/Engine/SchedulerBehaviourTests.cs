@@ -43,7 +43,7 @@ public class SchedulerBehaviourTests
             Assert.Equal(expected[i], results[i][0].Tokens);
             Assert.Equal(FinishReason.Length, results[i][0].Finish);
         }
-        Assert.Contains(submitted, s => s.Request.Sequences[0].Timeline.Preemptions > 0);
+        Assert.Contains(submitted, s => s.Request.Sequences[0].Timeline.Preemptions.Count > 0);
     }
 
     [Fact]

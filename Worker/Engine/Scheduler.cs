@@ -64,7 +64,7 @@ internal sealed class Scheduler
                     continue;
                 }
                 var victim = _running[^1];
-                Preempt(victim);
+                Preempt(victim, now);
                 preempted = true;
                 if (victim == sequence)
                 {
@@ -169,14 +169,14 @@ internal sealed class Scheduler
         return true;
     }
 
-    private void Preempt(Sequence sequence)
+    private void Preempt(Sequence sequence, long now)
     {
         _running.Remove(sequence);
         sequence.Generator?.Dispose();
         sequence.Generator = null;
         sequence.CachedTokenCount = 0;
         Blocks.Free(sequence.Allocation, cached: false);
-        sequence.Timeline.Preemptions++;
+        sequence.Timeline.Preemptions.Add(now);
         Preemptions++;
         _waiting.AddFirst(sequence);
     }

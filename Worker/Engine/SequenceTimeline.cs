@@ -19,7 +19,8 @@ public sealed class SequenceTimeline
     /// <summary>The latest token so far; the last token once finished.</summary>
     public long LastToken { get; internal set; }
 
-    public int Preemptions { get; internal set; }
+    /// <summary>Each time the sequence was preempted (its cache released, to be recomputed).</summary>
+    public List<long> Preemptions { get; } = [];
 
     public static double Seconds(long from, long to) => from == 0 || to == 0 ? 0 : Stopwatch.GetElapsedTime(from, to).TotalSeconds;
 }
