@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using ServiceDefaults.Metrics;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -16,12 +17,14 @@ public static partial class Extensions
             logging.IncludeScopes = true;
         });
 
+        var metricsPolicy = MetricsPolicy.From(builder.Configuration);
+        builder.Services.AddSingleton(metricsPolicy);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .ConfigureServiceMeters(builder))
+                .AddCatalogMetrics(metricsPolicy))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddAspNetCoreInstrumentation(aspNet =>
@@ -34,15 +37,24 @@ public static partial class Extensions
     }
 
     /// <summary>
-    /// The one place where the services' own meters join the metrics pipeline: each service records under a
-    /// meter named after its application (see <c>IMeterFactory</c> users in Worker and Gateway).
+    /// The catalog's meters, their one view, exemplars when asked for, and the Prometheus exporter. Scope and
+    /// target-info labels are off so series carry exactly vLLM's labels; responses are not cached, because
+    /// routers poll every 50 ms and need the current gauges.
     /// </summary>
-    private static MeterProviderBuilder ConfigureServiceMeters<TBuilder>(this MeterProviderBuilder metrics, TBuilder builder)
-        where TBuilder : IHostApplicationBuilder =>
-        metrics.AddMeter(builder.Environment.ApplicationName);
+    private static MeterProviderBuilder AddCatalogMetrics(this MeterProviderBuilder metrics, MetricsPolicy policy) =>
+        metrics
+            .AddMeter(MetricCatalog.VllmMeter, MetricCatalog.VellumMeter)
+            .AddView(instrument => CatalogView.Configure(instrument, policy))
+            .SetExemplarFilter(policy.EnableExemplars ? ExemplarFilterType.AlwaysOn : ExemplarFilterType.AlwaysOff)
+            .AddPrometheusExporter(prometheus =>
+            {
+                prometheus.ScopeInfoEnabled = false;
+                prometheus.TargetInfoEnabled = false;
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+            });
 
     private static bool IsInfrastructurePath(Microsoft.AspNetCore.Http.PathString path) =>
-        path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath) || path.StartsWithSegments("/metrics");
+        path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath) || path.StartsWithSegments(ScrapeEndpoint.Path);
 
     private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

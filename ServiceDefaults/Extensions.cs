@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using ServiceDefaults.Metrics;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -36,12 +37,13 @@ public static partial class Extensions
     }
 
     /// <summary>
-    /// Maps /health (ready: every check passes, e.g. the model is loaded) and /alive (the process runs).
-    /// Mapped in every environment: orchestrators, the gateway's active health checks and load balancers
-    /// probe them in production too, and they reveal nothing but a status.
+    /// Maps /metrics (Prometheus), /health (ready: every check passes, e.g. the model is loaded) and /alive (the
+    /// process runs). Mapped in every environment: Prometheus, orchestrators, the gateway's active health checks
+    /// and load balancers use them in production, and they reveal nothing but metrics and a status.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        app.MapMetricsEndpoint();
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
         return app;

@@ -16,5 +16,6 @@ var app = builder.Build();
 app.UseRequestIds();
 app.MapDefaultEndpoints();
 app.MapOpenAiApi();
+app.MapSleepApi();
 app.Run();
 return Environment.ExitCode;

@@ -8,6 +8,7 @@ public static class WorkerProxyExtensions
     /// </summary>
     public static WebApplicationBuilder AddWorkerProxy(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddServiceDiscoveryDestinationResolver();
@@ -18,6 +19,7 @@ public static class WorkerProxyExtensions
     {
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseGatewayMetrics();
             proxy.UseOpenAiProxyErrors();
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();

@@ -24,7 +24,7 @@ public static class OpenAiApi
     {
         if (host.Engine is not { } engine)
         {
-            return NotLoaded().ToResult();
+            return (host.IsSleeping ? Sleeping() : NotLoaded()).ToResult();
         }
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         return Results.Json(new
@@ -51,7 +51,7 @@ public static class OpenAiApi
         var arrival = RequestArrival.Now();
         try
         {
-            var engine = host.Engine ?? throw NotLoaded();
+            var engine = host.Engine ?? throw (host.IsSleeping ? Sleeping() : NotLoaded());
             var fields = await JsonFields.ReadBodyAsync(http.Request, http.RequestAborted);
             var model = fields.String("model") ?? host.ServedModelNames[0];
             if (!host.ServedModelNames.Contains(model))
@@ -78,5 +78,7 @@ public static class OpenAiApi
         }
     }
 
-    private static ApiException NotLoaded() => new(503, "The model is still loading; retry shortly.", code: "model_loading");
+    internal static ApiException NotLoaded() => new(503, "The model is still loading; retry shortly.", code: "model_loading");
+
+    private static ApiException Sleeping() => new(503, "The engine is asleep (POST /sleep); wake it with POST /wake_up.", code: "engine_sleeping");
 }

@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using ServiceDefaults.Metrics;
+using Worker.Metrics;
 using Worker.Models;
 using Worker.Options;
 using Worker.Runner;
@@ -7,42 +10,59 @@ using Worker.Runner;
 namespace Worker.Engine;
 
 /// <summary>
-/// Loads the model in the background while the server already answers (so /health can say "not yet"),
-/// then starts the engine. If the model cannot load, the worker stops with an error, as vLLM does.
+/// The engine's life: loads the model in the background while the server already answers (so /health can say
+/// "not yet"), starts the engine, and puts it to sleep and wakes it up. If the model cannot load, the worker
+/// stops with an error, as vLLM does. It is also what the gauges read (<see cref="IEngineState"/>).
 /// </summary>
 public sealed partial class EngineHost(
     IOptions<ServeOptions> options,
     ILoggerFactory loggerFactory,
-    IHostApplicationLifetime lifetime) : BackgroundService, IHealthCheck
+    IHostApplicationLifetime lifetime,
+    MetricsPolicy? metricsPolicy = null,
+    IMeterFactory? meterFactory = null) : BackgroundService, IHealthCheck, IEngineState
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<EngineHost>();
+    private readonly SemaphoreSlim _transition = new(1, 1);
+    private readonly Dictionary<string, long> _pastRejections = [];
     private volatile LlmEngine? _engine;
     private LoadedModel? _model;
+    private string? _modelPath;
+    private Dictionary<string, byte[]>? _offloadedWeights;
+    private IReadOnlyList<IEngineStatsSink> _statsSinks = [];
+    private StatsLogger? _statsLogger;
 
-    /// <summary>The engine, or null while the model loads.</summary>
+    /// <summary>The engine, or null while the model loads or the engine sleeps.</summary>
     public LlmEngine? Engine => _engine;
 
     /// <summary>The names clients may use in "model"; the first one labels metrics.</summary>
     public IReadOnlyList<string> ServedModelNames { get; } = ResolveServedNames(options.Value);
+
+    public SleepState SleepState { get; private set; } = SleepState.Awake;
+
+    public bool IsSleeping => SleepState != SleepState.Awake;
+
+    public EngineSnapshot? Snapshot => _engine?.Snapshot;
+
+    public KvCacheConfig? CacheConfig { get; private set; }
+
+    public IReadOnlyDictionary<string, long> Rejections
+    {
+        get
+        {
+            var current = _engine?.Snapshot.Rejected ?? new Dictionary<string, long>();
+            return current.Keys.Union(_pastRejections.Keys).ToDictionary(k => k, k => current.GetValueOrDefault(k) + _pastRejections.GetValueOrDefault(k));
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
         try
         {
-            var path = string.IsNullOrWhiteSpace(settings.Model)
+            _modelPath = string.IsNullOrWhiteSpace(settings.Model)
                 ? await Task.Run(() => DefaultModel.EnsureBuilt(settings.DownloadDir ?? DefaultModel.DefaultCacheDirectory()), stoppingToken)
                 : settings.Model;
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            _model = await Task.Run(() => LoadedModel.Load(path, settings.Device, settings.MaxModelLen, settings.IntraOpThreads), stoppingToken);
-            var engineOptions = new EngineOptions(
-                settings.MaxNumSeqs,
-                KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, path), settings.NumGpuBlocksOverride, settings.EnablePrefixCaching),
-                settings.MaxNumQueuedRequests,
-                settings.MaxNumQueuedTokens);
-            _engine = new LlmEngine(_model, engineOptions, loggerFactory.CreateLogger<LlmEngine>());
-            Log.ModelLoaded(_logger, path, ServedModelNames[0], _model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            Log.KvCacheSized(_logger, engineOptions.Cache.TotalBlocks, engineOptions.Cache.BlockSize, engineOptions.Cache.TotalBlocks * (long)engineOptions.Cache.BlockSize, engineOptions.Cache.BytesPerBlock);
+            await Task.Run(() => Start(modelData: null), stoppingToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -52,14 +72,109 @@ public sealed partial class EngineHost(
         }
     }
 
+    /// <summary>
+    /// Sleep level 1 unloads the model but keeps its weight files in memory, so waking skips the disk; level 2
+    /// discards everything. Either way running requests are aborted and the KV cache is freed.
+    /// </summary>
+    public async Task SleepAsync(int level)
+    {
+        await _transition.WaitAsync();
+        try
+        {
+            if (IsSleeping || _engine is null)
+            {
+                return;
+            }
+            _offloadedWeights = level == 1 ? _model!.ReadModelData() : null;
+            Stop();
+            SleepState = level == 1 ? SleepState.WeightsOffloaded : SleepState.DiscardAll;
+            Log.Slept(_logger, level);
+        }
+        finally
+        {
+            _transition.Release();
+        }
+    }
+
+    public async Task WakeUpAsync()
+    {
+        await _transition.WaitAsync();
+        try
+        {
+            if (!IsSleeping)
+            {
+                return;
+            }
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await Task.Run(() => Start(_offloadedWeights));
+            _offloadedWeights = null;
+            SleepState = SleepState.Awake;
+            Log.WokeUp(_logger, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        finally
+        {
+            _transition.Release();
+        }
+    }
+
+    private void Start(IReadOnlyDictionary<string, byte[]>? modelData)
+    {
+        var settings = options.Value;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        _model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
+        CacheConfig = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, _modelPath!),
+            settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization);
+        var policy = metricsPolicy ?? new MetricsPolicy();
+        var engineOptions = new EngineOptions(settings.MaxNumSeqs, CacheConfig, settings.MaxNumQueuedRequests, settings.MaxNumQueuedTokens,
+            KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
+            CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests));
+        if (_statsSinks.Count == 0 && !policy.DisableLogStats)
+        {
+            _statsSinks = CreateStatsSinks(policy, _model);
+        }
+        _engine = new LlmEngine(_model, engineOptions, loggerFactory.CreateLogger<LlmEngine>(), _statsSinks);
+        Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], _model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
+    }
+
+    /// <summary>The metrics recorder and the periodic log line, created once: counters carry on across sleeps.</summary>
+    private IReadOnlyList<IEngineStatsSink> CreateStatsSinks(MetricsPolicy policy, LoadedModel model)
+    {
+        var sinks = new List<IEngineStatsSink>();
+        if (meterFactory is not null)
+        {
+            // The 1-2-5 token buckets depend on max_model_len: known now, before the instruments exist.
+            policy.MaxModelLength = model.MaxModelLength;
+            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, ModelCost.From(model.Folder)));
+        }
+        _statsLogger = new StatsLogger(loggerFactory.CreateLogger<StatsLogger>(), this, TimeProvider.System, StatsLogger.IntervalFromEnvironment());
+        sinks.Add(_statsLogger);
+        return sinks;
+    }
+
+    private void Stop()
+    {
+        if (_engine is { } engine)
+        {
+            foreach (var (reason, count) in engine.Snapshot.Rejected)
+            {
+                _pastRejections[reason] = _pastRejections.GetValueOrDefault(reason) + count;
+            }
+            _engine = null;
+            engine.Dispose();
+        }
+        _model?.Dispose();
+        _model = null;
+    }
+
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_engine is null ? HealthCheckResult.Unhealthy("The model is loading.") : HealthCheckResult.Healthy());
+        Task.FromResult(_engine is not null || IsSleeping ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The model is loading."));
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        _engine?.Dispose();
-        _model?.Dispose();
+        Stop();
+        _statsLogger?.Dispose();
     }
 
     /// <summary>
@@ -94,10 +209,16 @@ public sealed partial class EngineHost(
         [LoggerMessage(1, LogLevel.Information, "Loaded model {Path} as '{ServedModelName}' (max model length {MaxModelLength}) in {ElapsedMs:F0} ms.")]
         public static partial void ModelLoaded(ILogger logger, string path, string servedModelName, int maxModelLength, double elapsedMs);
 
+        [LoggerMessage(2, LogLevel.Critical, "The model could not be loaded; the worker stops.")]
+        public static partial void ModelLoadFailed(ILogger logger, Exception exception);
+
         [LoggerMessage(3, LogLevel.Information, "KV cache: {Blocks} blocks of {BlockSize} tokens ({Tokens} tokens, {BytesPerBlock} bytes per block).")]
         public static partial void KvCacheSized(ILogger logger, int blocks, int blockSize, long tokens, long bytesPerBlock);
 
-        [LoggerMessage(2, LogLevel.Critical, "The model could not be loaded; the worker stops.")]
-        public static partial void ModelLoadFailed(ILogger logger, Exception exception);
+        [LoggerMessage(4, LogLevel.Information, "The engine sleeps (level {Level}).")]
+        public static partial void Slept(ILogger logger, int level);
+
+        [LoggerMessage(5, LogLevel.Information, "The engine woke up in {ElapsedMs:F0} ms.")]
+        public static partial void WokeUp(ILogger logger, double elapsedMs);
     }
 }

@@ -6,7 +6,7 @@ namespace Worker.Engine;
 /// so blocks are accounting units of <see cref="BlockSize"/> tokens, not addresses; the counts are true to memory.
 /// The pool counts; the scheduler decides who gets blocks and whom to preempt.
 /// </summary>
-internal sealed class KvBlockPool(int totalBlocks, int blockSize)
+internal sealed class KvBlockPool(int totalBlocks, int blockSize, KvBlockSampler? sampler = null)
 {
     public int TotalBlocks { get; } = totalBlocks;
 
@@ -35,6 +35,7 @@ internal sealed class KvBlockPool(int totalBlocks, int blockSize)
         {
             return false;
         }
+        sampler?.Allocated(allocation, allocation.Blocks, needed);
         UsedBlocks += needed;
         allocation.Blocks += needed;
         return true;
@@ -46,6 +47,7 @@ internal sealed class KvBlockPool(int totalBlocks, int blockSize)
         var excess = allocation.Blocks - BlocksFor(tokens);
         if (excess > 0)
         {
+            sampler?.Evicted(allocation, BlocksFor(tokens));
             UsedBlocks -= excess;
             allocation.Blocks -= excess;
         }
@@ -65,8 +67,12 @@ internal sealed class KvBlockPool(int totalBlocks, int blockSize)
         UsedBlocks += allocation.Blocks;
     }
 
+    /// <summary>A cached allocation's blocks served a prefix hit.</summary>
+    public void MarkReused(KvAllocation allocation) => sampler?.Reused(allocation);
+
     public void Free(KvAllocation allocation, bool cached)
     {
+        sampler?.Evicted(allocation, 0);
         if (cached)
         {
             CachedBlocks -= allocation.Blocks;
@@ -83,4 +89,7 @@ internal sealed class KvBlockPool(int totalBlocks, int blockSize)
 internal sealed class KvAllocation
 {
     public int Blocks { get; set; }
+
+    /// <summary>Those of its blocks the residency sampler follows.</summary>
+    public List<SampledBlock> Sampled { get; } = [];
 }

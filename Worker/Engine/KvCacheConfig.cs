@@ -3,7 +3,16 @@ using Worker.Runner;
 namespace Worker.Engine;
 
 /// <summary>How many KV blocks the engine may hand out, and what each costs in memory.</summary>
-public sealed record KvCacheConfig(int BlockSize, int TotalBlocks, long BytesPerBlock, long MemoryBytes, bool PrefixCaching, bool SharedBuffer)
+public sealed record KvCacheConfig(
+    int BlockSize,
+    int TotalBlocks,
+    long BytesPerBlock,
+    long MemoryBytes,
+    bool PrefixCaching,
+    bool SharedBuffer,
+    int MaxModelLength,
+    int? BlocksOverride,
+    double GpuMemoryUtilization)
 {
     /// <summary>float32 KV, as the CPU models are exported.</summary>
     public const int CacheDtypeBytes = 4;
@@ -14,11 +23,13 @@ public sealed record KvCacheConfig(int BlockSize, int TotalBlocks, long BytesPer
     /// Blocks from a memory budget: 2 (key and value) × layers × KV heads × head size × dtype size × block size
     /// bytes per block, read from the model's genai_config.json. An explicit block count overrides the budget.
     /// </summary>
-    public static KvCacheConfig Create(ModelFolder model, int maxModelLength, int blockSize, long memoryBytes, int? blocksOverride, bool prefixCaching)
+    public static KvCacheConfig Create(ModelFolder model, int maxModelLength, int blockSize, long memoryBytes, int? blocksOverride, bool prefixCaching,
+        double gpuMemoryUtilization = 0.9)
     {
         var bytesPerBlock = 2L * model.Layers * model.KvHeads * model.HeadSize * CacheDtypeBytes * blockSize;
         var totalBlocks = blocksOverride ?? (int)Math.Min(int.MaxValue, memoryBytes / bytesPerBlock);
-        var config = new KvCacheConfig(blockSize, totalBlocks, bytesPerBlock, memoryBytes, prefixCaching, model.SharesPastPresentBuffer);
+        var config = new KvCacheConfig(blockSize, totalBlocks, bytesPerBlock, memoryBytes, prefixCaching, model.SharesPastPresentBuffer,
+            maxModelLength, blocksOverride, gpuMemoryUtilization);
         var longest = (maxModelLength + blockSize - 1) / blockSize;
         if (totalBlocks < longest)
         {

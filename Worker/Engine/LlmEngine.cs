@@ -15,6 +15,12 @@ public sealed partial class LlmEngine : IDisposable
     private readonly EngineOptions _options;
     private readonly Scheduler _scheduler;
     private readonly ILogger _logger;
+    private readonly IReadOnlyList<IEngineStatsSink> _statsSinks;
+    private readonly StepStatsBuilder _stats = new();
+    private readonly KvBlockSampler? _blockSampler;
+    private long _reportedPrefixQueries;
+    private long _reportedPrefixHits;
+    private long _reportedPreemptions;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
     private readonly HashSet<EngineRequest> _active = [];
@@ -30,11 +36,14 @@ public sealed partial class LlmEngine : IDisposable
     private long _steps;
     private volatile EngineSnapshot _snapshot;
 
-    public LlmEngine(LoadedModel model, EngineOptions options, ILogger<LlmEngine> logger)
+    /// <param name="statsSinks">Who turns each step's stats into metrics and log lines; none with --disable-log-stats.</param>
+    public LlmEngine(LoadedModel model, EngineOptions options, ILogger<LlmEngine> logger, IReadOnlyList<IEngineStatsSink>? statsSinks = null)
     {
         _model = model;
         _options = options;
-        _scheduler = new Scheduler(options.MaxNumSeqs, options.Cache, model.MaxModelLength);
+        _statsSinks = statsSinks ?? [];
+        _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
+        _scheduler = new Scheduler(options.MaxNumSeqs, options.Cache, model.MaxModelLength, _blockSampler);
         _logger = logger;
         _snapshot = TakeSnapshot();
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
@@ -91,6 +100,7 @@ public sealed partial class LlmEngine : IDisposable
             TakeCommands();
             if (!_scheduler.HasWork)
             {
+                EmitStats();
                 _snapshot = TakeSnapshot();
                 try
                 {
@@ -103,6 +113,7 @@ public sealed partial class LlmEngine : IDisposable
                 continue;
             }
             Step();
+            EmitStats();
             _snapshot = TakeSnapshot();
         }
         Shutdown();
@@ -143,7 +154,7 @@ public sealed partial class LlmEngine : IDisposable
         {
             try
             {
-                tokens[i] = running[i].ComputeNextToken(_model);
+                tokens[i] = running[i].ComputeNextToken(_model, _options.CheckLogitsForNaN);
             }
             catch (Exception e)
             {
@@ -176,6 +187,8 @@ public sealed partial class LlmEngine : IDisposable
             {
                 continue; // ended with its request during this loop
             }
+            _stats.ForwardPass(sequence.LastTokensFed, sequence.CachedTokenCount);
+            _stats.TokenGenerated(sequence, stepDone);
             if (sequence.Timeline.FirstToken == 0)
             {
                 sequence.Timeline.FirstToken = stepDone;
@@ -211,6 +224,7 @@ public sealed partial class LlmEngine : IDisposable
     private void FinishSequence(Sequence sequence, FinishReason reason)
     {
         _scheduler.Finish(sequence);
+        _stats.SequenceFinished(sequence, Stopwatch.GetTimestamp());
         _finished[reason.ToApiString()]++;
         if (sequence.Request.IsFinished)
         {
@@ -228,6 +242,31 @@ public sealed partial class LlmEngine : IDisposable
             request.Output.TryWrite(output);
         }
         LeaveQueue();
+    }
+
+    /// <summary>Hands what this loop turn did to the sinks (prefix and preemption counts as deltas).</summary>
+    private void EmitStats()
+    {
+        if (_statsSinks.Count == 0)
+        {
+            return;
+        }
+        var kvBlockEvents = _blockSampler?.Drain() ?? [];
+        var queries = _scheduler.PrefixQueries - _reportedPrefixQueries;
+        var hits = _scheduler.PrefixHits - _reportedPrefixHits;
+        var preemptions = (int)(_scheduler.Preemptions - _reportedPreemptions);
+        if (_stats.IsEmpty && queries == 0 && preemptions == 0 && kvBlockEvents.Count == 0)
+        {
+            return;
+        }
+        _reportedPrefixQueries = _scheduler.PrefixQueries;
+        _reportedPrefixHits = _scheduler.PrefixHits;
+        _reportedPreemptions = _scheduler.Preemptions;
+        var stats = _stats.Build(Stopwatch.GetTimestamp(), queries, hits, preemptions, kvBlockEvents);
+        foreach (var sink in _statsSinks)
+        {
+            sink.Record(stats);
+        }
     }
 
     private EngineSnapshot TakeSnapshot()
@@ -248,6 +287,7 @@ public sealed partial class LlmEngine : IDisposable
             EndRequest(request, FinishReason.Abort);
         }
         _scheduler.Clear();
+        EmitStats();
         _snapshot = TakeSnapshot();
     }
 

@@ -16,12 +16,12 @@ internal sealed class Scheduler
     private readonly KvCacheConfig _cacheConfig;
     private readonly int _maxModelLength;
 
-    public Scheduler(int maxNumSeqs, KvCacheConfig cacheConfig, int maxModelLength)
+    public Scheduler(int maxNumSeqs, KvCacheConfig cacheConfig, int maxModelLength, KvBlockSampler? sampler = null)
     {
         _maxNumSeqs = maxNumSeqs;
         _cacheConfig = cacheConfig;
         _maxModelLength = maxModelLength;
-        Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize);
+        Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize, sampler);
         Prefixes = new PrefixPool(Blocks);
     }
 
@@ -144,6 +144,7 @@ internal sealed class Scheduler
             sequence.Generator = taken.Entry.Generator;
             sequence.Allocation = taken.Entry.Allocation;
             Blocks.ShrinkTo(sequence.Allocation, HeldTokens(common));
+            Blocks.MarkReused(sequence.Allocation);
         }
         else if (match is { } useless)
         {

@@ -52,17 +52,40 @@ public sealed class Sequence
 
     internal TokenizerStream? Detokenizer { get; set; }
 
+    /// <summary>How many tokens the latest forward pass fed.</summary>
+    internal int LastTokensFed { get; private set; }
+
+    /// <summary>Some logits of this sequence were NaN (checked only when the engine is asked to).</summary>
+    internal bool SawNaN { get; private set; }
+
     /// <summary>
     /// Feeds the tokens the cache lacks (the whole prompt, the rest after a prefix hit, everything after a
     /// preemption, else the last sampled token) and samples the next token. Runs in parallel with other sequences.
     /// </summary>
-    internal int ComputeNextToken(LoadedModel model)
+    internal int ComputeNextToken(LoadedModel model, bool checkForNaN)
     {
         Generator ??= model.CreateGenerator();
         var pending = _tokens.GetRange(CachedTokenCount, _tokens.Count - CachedTokenCount).ToArray();
         var logits = Generator.Append(pending);
+        LastTokensFed = pending.Length;
         CachedTokenCount = _tokens.Count;
+        if (checkForNaN && !SawNaN)
+        {
+            SawNaN = HasNaN(logits);
+        }
         return Sampler.Sample(logits, Request.Parameters, Random);
+    }
+
+    private static bool HasNaN(ReadOnlySpan<float> values)
+    {
+        foreach (var value in values)
+        {
+            if (float.IsNaN(value))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Takes a sampled token: decides whether it ends the sequence and what text it releases.</summary>

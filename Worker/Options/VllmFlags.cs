@@ -3,38 +3,43 @@ namespace Worker.Options;
 /// <summary>
 /// Translates vLLM's command-line flags into configuration keys, so that <c>--max-num-seqs 8</c>,
 /// <c>--max-num-seqs=8</c>, <c>Worker__MaxNumSeqs=8</c> and appsettings.json all set the same option.
+/// Serving flags land in section "Worker", metric flags in "Metrics" (read by ServiceDefaults).
 /// Anything else (ASP.NET Core's own <c>--urls</c>, <c>--Worker:Key value</c>) passes through unchanged.
 /// </summary>
 public static class VllmFlags
 {
     private static readonly Dictionary<string, string> ValueFlags = new(StringComparer.Ordinal)
     {
-        ["--model"] = "Model",
-        ["--device"] = "Device",
-        ["--max-num-seqs"] = "MaxNumSeqs",
-        ["--max-model-len"] = "MaxModelLen",
-        ["--download-dir"] = "DownloadDir",
-        ["--block-size"] = "BlockSize",
-        ["--kv-cache-memory-bytes"] = "KvCacheMemoryBytes",
-        ["--gpu-memory-utilization"] = "GpuMemoryUtilization",
-        ["--num-gpu-blocks-override"] = "NumGpuBlocksOverride",
-        ["--max-num-queued-requests"] = "MaxNumQueuedRequests",
-        ["--max-num-queued-tokens"] = "MaxNumQueuedTokens",
-        ["--request-timeout"] = "RequestTimeout",
-        ["--intra-op-threads"] = "IntraOpThreads",
+        ["--model"] = "Worker:Model",
+        ["--device"] = "Worker:Device",
+        ["--max-num-seqs"] = "Worker:MaxNumSeqs",
+        ["--max-model-len"] = "Worker:MaxModelLen",
+        ["--download-dir"] = "Worker:DownloadDir",
+        ["--block-size"] = "Worker:BlockSize",
+        ["--kv-cache-memory-bytes"] = "Worker:KvCacheMemoryBytes",
+        ["--gpu-memory-utilization"] = "Worker:GpuMemoryUtilization",
+        ["--num-gpu-blocks-override"] = "Worker:NumGpuBlocksOverride",
+        ["--max-num-queued-requests"] = "Worker:MaxNumQueuedRequests",
+        ["--max-num-queued-tokens"] = "Worker:MaxNumQueuedTokens",
+        ["--request-timeout"] = "Worker:RequestTimeout",
+        ["--intra-op-threads"] = "Worker:IntraOpThreads",
+        ["--kv-cache-metrics-sample"] = "Metrics:KvCacheMetricsSample",
     };
 
     /// <summary>Flags that take one or more values, as vLLM's nargs="+".</summary>
     private static readonly Dictionary<string, string> ListFlags = new(StringComparer.Ordinal)
     {
-        ["--served-model-name"] = "ServedModelName",
+        ["--served-model-name"] = "Worker:ServedModelName",
     };
 
     /// <summary>Flags that are true when present; <c>--no-flag</c> or <c>--flag=false</c> turn them off.</summary>
     private static readonly Dictionary<string, string> BooleanFlags = new(StringComparer.Ordinal)
     {
-        ["--enable-prefix-caching"] = "EnablePrefixCaching",
-        ["--enable-per-request-metrics"] = "EnablePerRequestMetrics",
+        ["--enable-prefix-caching"] = "Worker:EnablePrefixCaching",
+        ["--enable-per-request-metrics"] = "Worker:EnablePerRequestMetrics",
+        ["--disable-log-stats"] = "Metrics:DisableLogStats",
+        ["--kv-cache-metrics"] = "Metrics:KvCacheMetrics",
+        ["--enable-mfu-metrics"] = "Metrics:EnableMfuMetrics",
     };
 
     public static string[] ToConfigurationArgs(string[] args)
@@ -46,7 +51,7 @@ public static class VllmFlags
             if (ValueFlags.TryGetValue(flag, out var key))
             {
                 var value = inlineValue ?? (i + 1 < args.Length ? args[++i] : throw Missing(flag));
-                result.Add($"--{ServeOptions.Section}:{key}={value}");
+                result.Add($"--{key}={value}");
             }
             else if (ListFlags.TryGetValue(flag, out key))
             {
@@ -63,15 +68,15 @@ public static class VllmFlags
                 {
                     throw Missing(flag);
                 }
-                result.AddRange(values.Select((v, index) => $"--{ServeOptions.Section}:{key}:{index}={v}"));
+                result.AddRange(values.Select((v, index) => $"--{key}:{index}={v}"));
             }
             else if (BooleanFlags.TryGetValue(flag, out key))
             {
-                result.Add($"--{ServeOptions.Section}:{key}={inlineValue ?? "true"}");
+                result.Add($"--{key}={inlineValue ?? "true"}");
             }
             else if (flag.StartsWith("--no-", StringComparison.Ordinal) && BooleanFlags.TryGetValue("--" + flag[5..], out key))
             {
-                result.Add($"--{ServeOptions.Section}:{key}=false");
+                result.Add($"--{key}=false");
             }
             else
             {

@@ -30,7 +30,8 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Generators created and not yet disposed: a leak shows here.</summary>
     public int LiveGenerators => Volatile.Read(ref _liveGenerators);
 
-    public static LoadedModel Load(string path, string device, int? maxModelLength, int? intraOpThreads = null)
+    /// <param name="modelData">Model files already in memory (a wake-up from sleep level 1): ONNX Runtime GenAI reads them instead of the disk.</param>
+    public static LoadedModel Load(string path, string device, int? maxModelLength, int? intraOpThreads = null, IReadOnlyDictionary<string, byte[]>? modelData = null)
     {
         var folder = ModelFolder.Read(path);
         if (maxModelLength is { } requested && (requested < 1 || requested > folder.ContextLength))
@@ -41,6 +42,10 @@ public sealed class LoadedModel : IDisposable
 
         GenAiProcess.EnsureInitialized();
         using var config = new Config(path);
+        foreach (var (file, bytes) in modelData ?? new Dictionary<string, byte[]>())
+        {
+            config.AddModelData(file, bytes);
+        }
         config.ClearProviders();
         if (intraOpThreads is { } threads)
         {
@@ -55,6 +60,10 @@ public sealed class LoadedModel : IDisposable
         var model = new Model(config);
         return new LoadedModel(folder, model, new Tokenizer(model), maxModelLength ?? folder.ContextLength);
     }
+
+    /// <summary>The model's weight files, read into memory: what sleep level 1 keeps to wake up without the disk.</summary>
+    public Dictionary<string, byte[]> ReadModelData() =>
+        Directory.EnumerateFiles(Folder.Path, "*.onnx*").ToDictionary(f => System.IO.Path.GetFileName(f), File.ReadAllBytes);
 
     public int[] Encode(string text)
     {

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using ServiceDefaults.Metrics;
+using C = ServiceDefaults.Metrics.MetricCatalog;
+
+namespace Gateway.Proxy;
+
+/// <summary>
+/// The gateway's own metrics (catalog group "gateway"): requests by route, status and upstream worker, the
+/// upstream's time to first byte of body (the first token when streaming), and requests in flight.
+/// </summary>
+public sealed class GatewayMetrics
+{
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _timeToFirstByte;
+    private readonly UpDownCounter<long> _inFlight;
+
+    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy)
+    {
+        var meter = meterFactory.Create(policy.MeterOptions(C.VellumMeter));
+        _requests = meter.CreateCounter<long>(C.GatewayRequests.Name, description: C.GatewayRequests.Description);
+        _timeToFirstByte = meter.CreateHistogram<double>(C.GatewayUpstreamTimeToFirstByte.Name, description: C.GatewayUpstreamTimeToFirstByte.Description);
+        _inFlight = meter.CreateUpDownCounter<long>(C.GatewayRequestsInFlight.Name, description: C.GatewayRequestsInFlight.Description);
+    }
+
+    public void RequestStart(string route) => _inFlight.Add(1, new KeyValuePair<string, object?>("route", route));
+
+    public void FirstByte(string route, string upstream, long startTimestamp) =>
+        _timeToFirstByte.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
+            new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("upstream", upstream));
+
+    public void RequestStop(string route, int status, string upstream)
+    {
+        _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
+        _requests.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("status", status.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new KeyValuePair<string, object?>("upstream", upstream));
+    }
+}
+
+public static class GatewayMetricsMiddleware
+{
+    /// <summary>Times each proxied request; the first write to the client's body marks the upstream's first byte.</summary>
+    public static IReverseProxyApplicationBuilder UseGatewayMetrics(this IReverseProxyApplicationBuilder proxy)
+    {
+        var metrics = proxy.ApplicationServices.GetRequiredService<GatewayMetrics>();
+        proxy.Use(async (http, next) =>
+        {
+            var feature = http.GetReverseProxyFeature();
+            var route = feature.Route.Config.RouteId;
+            var started = Stopwatch.GetTimestamp();
+            string Upstream() => feature.ProxiedDestination?.DestinationId ?? "none";
+            var body = http.Response.Body;
+            http.Response.Body = new FirstWriteStream(body, () => metrics.FirstByte(route, Upstream(), started));
+            metrics.RequestStart(route);
+            try
+            {
+                await next();
+            }
+            finally
+            {
+                http.Response.Body = body;
+                metrics.RequestStop(route, http.Response.StatusCode, Upstream());
+            }
+        });
+        return proxy;
+    }
+}

@@ -1,0 +1,55 @@
+namespace ServiceDefaults.Metrics;
+
+/// <summary>Histogram bucket bounds (without +Inf): a fixed list, or vLLM's 1-2-5 series up to max_model_len.</summary>
+public abstract record Buckets
+{
+    public abstract double[] Bounds(int maxModelLength);
+
+    public static Buckets Fixed(params double[] bounds) => new FixedBuckets(bounds);
+
+    /// <summary>vLLM's build_1_2_5_buckets(max_model_len): 1, 2, 5, 10, 20, 50, … while ≤ max; the cap itself is not added.</summary>
+    public static readonly Buckets OneTwoFive = new OneTwoFiveBuckets();
+
+    public static readonly Buckets TimeToFirstToken = Fixed(
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0);
+
+    public static readonly Buckets InterTokenLatency = Fixed(
+        0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0);
+
+    public static readonly Buckets RequestLatency = Fixed(
+        0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0);
+
+    public static readonly Buckets IterationTokens = Fixed(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384);
+
+    public static readonly Buckets ParamsN = Fixed(1, 2, 5, 10, 20);
+
+    public static readonly Buckets KvBlockResidency = Fixed(
+        0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800);
+
+    public static readonly Buckets Preemptions = Fixed(1, 2, 3, 4, 5, 10, 20);
+
+    private sealed record FixedBuckets(double[] Values) : Buckets
+    {
+        public override double[] Bounds(int maxModelLength) => Values;
+    }
+
+    private sealed record OneTwoFiveBuckets : Buckets
+    {
+        public override double[] Bounds(int maxModelLength)
+        {
+            var bounds = new List<double>();
+            for (var scale = 1L; ; scale *= 10)
+            {
+                foreach (var mantissa in new[] { 1, 2, 5 })
+                {
+                    var value = mantissa * scale;
+                    if (value > maxModelLength)
+                    {
+                        return bounds.ToArray();
+                    }
+                    bounds.Add(value);
+                }
+            }
+        }
+    }
+}

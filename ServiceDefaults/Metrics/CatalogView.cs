@@ -1,0 +1,29 @@
+using System.Diagnostics.Metrics;
+using OpenTelemetry.Metrics;
+
+namespace ServiceDefaults.Metrics;
+
+/// <summary>
+/// The one OpenTelemetry view for the catalog's meters. It keeps each family's exact name (a view-given name
+/// may contain vLLM's colon, which instrument names may not), keeps only the catalog's label keys (so request
+/// ids stay out of labels and become exemplars), sets the buckets, and drops what is not registered.
+/// </summary>
+public static class CatalogView
+{
+    public static MetricStreamConfiguration? Configure(Instrument instrument, MetricsPolicy policy)
+    {
+        if (instrument.Meter.Name is not (MetricCatalog.VllmMeter or MetricCatalog.VellumMeter))
+        {
+            return null;
+        }
+        if (instrument.Meter.Tags?.Contains(policy.MeterTag) != true
+            || MetricCatalog.Find(instrument.Name) is not { } family || !policy.IsRegistered(family))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+        var tagKeys = family.Labels.ToArray();
+        return family.Buckets is { } buckets
+            ? new ExplicitBucketHistogramConfiguration { Name = family.Name, Description = family.Description, Boundaries = buckets.Bounds(policy.MaxModelLength), TagKeys = tagKeys }
+            : new MetricStreamConfiguration { Name = family.Name, Description = family.Description, TagKeys = tagKeys };
+    }
+}

@@ -1,0 +1,205 @@
+namespace ServiceDefaults.Metrics;
+
+/// <summary>
+/// Every metric family the system exposes, once: vLLM's families with vLLM's exact names, types, label keys and
+/// buckets, and the project's own (prefix "vellum_", Prometheus conventions). The OpenTelemetry view, the eager
+/// zero series, /metrics/catalog, the README table and the tests all read this list.
+/// </summary>
+public static class MetricCatalog
+{
+    /// <summary>The meter vLLM's families are recorded on.</summary>
+    public const string VllmMeter = "vllm";
+
+    /// <summary>The meter of the project's own families.</summary>
+    public const string VellumMeter = "vellum";
+
+    public const string ModelName = "model_name";
+    public const string Engine = "engine";
+
+    private static readonly string[] Common = [ModelName, Engine];
+
+    private static string[] With(params string[] extra) => [.. Common, .. extra];
+
+    private static Dictionary<string, IReadOnlyList<string>> Values(string label, params string[] values) => new() { [label] = values };
+
+    // --- general: scheduler state ---
+    public static readonly MetricFamily NumRequestsRunning = new("vllm:num_requests_running", MetricKind.Gauge,
+        "Requests in the engine's running set.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily NumRequestsWaiting = new("vllm:num_requests_waiting", MetricKind.Gauge,
+        "Requests queued and not running (waiting for capacity plus deferred).", Common, MetricGroup.General);
+
+    public static readonly MetricFamily NumRequestsWaitingByReason = new("vllm:num_requests_waiting_by_reason", MetricKind.Gauge,
+        "Waiting requests by why they wait: capacity (no room yet) or deferred (held back by a transient constraint).",
+        With("reason"), MetricGroup.General, LabelValues: Values("reason", "capacity", "deferred"));
+
+    public static readonly MetricFamily EngineSleepState = new("vllm:engine_sleep_state", MetricKind.Gauge,
+        "Sleep mode as 0/1 flags: awake while serving; weights_offloaded after sleep level 1; discard_all after level 2.",
+        With("sleep_state"), MetricGroup.General, LabelValues: Values("sleep_state", "awake", "weights_offloaded", "discard_all"));
+
+    public static readonly MetricFamily KvCacheUsage = new("vllm:kv_cache_usage_perc", MetricKind.Gauge,
+        "Fraction (0 to 1) of KV-cache blocks held by running requests.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily CorruptedRequests = new("vllm:corrupted_requests", MetricKind.Counter,
+        "Finished requests whose logits contained NaN.", Common, MetricGroup.General, MetricCondition.NansInLogits);
+
+    // --- general: caches ---
+    public static readonly MetricFamily PrefixCacheQueries = new("vllm:prefix_cache_queries", MetricKind.Counter,
+        "Prompt tokens of new requests looked up in the prefix cache.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily PrefixCacheHits = new("vllm:prefix_cache_hits", MetricKind.Counter,
+        "Looked-up prompt tokens found in the prefix cache.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily ExternalPrefixCacheQueries = new("vllm:external_prefix_cache_queries", MetricKind.Counter,
+        "Prompt tokens looked up in an external KV cache (none is configured here: stays at zero).", Common, MetricGroup.General);
+
+    public static readonly MetricFamily ExternalPrefixCacheHits = new("vllm:external_prefix_cache_hits", MetricKind.Counter,
+        "Prompt tokens found in an external KV cache (none is configured here: stays at zero).", Common, MetricGroup.General);
+
+    public static readonly MetricFamily MmCacheQueries = new("vllm:mm_cache_queries", MetricKind.Counter,
+        "Multi-modal items looked up in the multi-modal cache (text-only models: stays at zero).", Common, MetricGroup.General);
+
+    public static readonly MetricFamily MmCacheHits = new("vllm:mm_cache_hits", MetricKind.Counter,
+        "Multi-modal items found in the multi-modal cache (text-only models: stays at zero).", Common, MetricGroup.General);
+
+    // --- general: work done ---
+    public static readonly MetricFamily NumPreemptions = new("vllm:num_preemptions", MetricKind.Counter,
+        "Times a running request was preempted to free KV blocks.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily PromptTokens = new("vllm:prompt_tokens", MetricKind.Counter,
+        "Prompt tokens of completed prefills, cached ones included.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily PromptTokensBySource = new("vllm:prompt_tokens_by_source", MetricKind.Counter,
+        "Prompt tokens by where their KV came from; the sources add up to vllm:prompt_tokens.",
+        With("source"), MetricGroup.General, LabelValues: Values("source", "local_compute", "local_cache_hit", "external_kv_transfer"));
+
+    public static readonly MetricFamily PromptTokensCached = new("vllm:prompt_tokens_cached", MetricKind.Counter,
+        "Prompt tokens that needed no computation (prefix-cache hits and external transfers).", Common, MetricGroup.General);
+
+    public static readonly MetricFamily GenerationTokens = new("vllm:generation_tokens", MetricKind.Counter,
+        "Output tokens generated.", Common, MetricGroup.General);
+
+    public static readonly MetricFamily RequestSuccess = new("vllm:request_success", MetricKind.Counter,
+        "Finished requests by finish reason (every finish, aborts and errors included).",
+        With("finished_reason"), MetricGroup.General, LabelValues: Values("finished_reason", "stop", "length", "abort", "error", "repetition"));
+
+    // --- general: per-request histograms ---
+    public static readonly MetricFamily RequestPromptTokens = new("vllm:request_prompt_tokens", MetricKind.Histogram,
+        "Prompt length of each finished request.", Common, MetricGroup.General, Buckets: Buckets.OneTwoFive);
+
+    public static readonly MetricFamily RequestGenerationTokens = new("vllm:request_generation_tokens", MetricKind.Histogram,
+        "Output length of each finished request.", Common, MetricGroup.General, Buckets: Buckets.OneTwoFive);
+
+    public static readonly MetricFamily IterationTokens = new("vllm:iteration_tokens_total", MetricKind.Histogram,
+        "Tokens per engine step: newly computed prompt tokens plus generated tokens.", Common, MetricGroup.General, Buckets: Buckets.IterationTokens);
+
+    public static readonly MetricFamily RequestMaxNumGenerationTokens = new("vllm:request_max_num_generation_tokens", MetricKind.Histogram,
+        "Longest output among the n samples of each finished request.", Common, MetricGroup.General, Buckets: Buckets.OneTwoFive);
+
+    public static readonly MetricFamily RequestParamsN = new("vllm:request_params_n", MetricKind.Histogram,
+        "The n sampling parameter of each finished request.", Common, MetricGroup.General, Buckets: Buckets.ParamsN);
+
+    public static readonly MetricFamily RequestParamsMaxTokens = new("vllm:request_params_max_tokens", MetricKind.Histogram,
+        "The max_tokens of each finished request.", Common, MetricGroup.General, Buckets: Buckets.OneTwoFive);
+
+    public static readonly MetricFamily TimeToFirstToken = new("vllm:time_to_first_token_seconds", MetricKind.Histogram,
+        "Arrival (before tokenization) to the first output token.", Common, MetricGroup.General, Buckets: Buckets.TimeToFirstToken);
+
+    public static readonly MetricFamily InterTokenLatency = new("vllm:inter_token_latency_seconds", MetricKind.Histogram,
+        "Time between consecutive output tokens of a decoding request.", Common, MetricGroup.General, Buckets: Buckets.InterTokenLatency);
+
+    public static readonly MetricFamily RequestTimePerOutputToken = new("vllm:request_time_per_output_token_seconds", MetricKind.Histogram,
+        "Per finished request: decode time divided by (output tokens - 1); 0 with one token or fewer.", Common, MetricGroup.General, Buckets: Buckets.InterTokenLatency);
+
+    public static readonly MetricFamily E2eRequestLatency = new("vllm:e2e_request_latency_seconds", MetricKind.Histogram,
+        "Arrival to the final output of each finished request.", Common, MetricGroup.General, Buckets: Buckets.RequestLatency);
+
+    public static readonly MetricFamily RequestQueueTime = new("vllm:request_queue_time_seconds", MetricKind.Histogram,
+        "Queued to first scheduled, per finished request.", Common, MetricGroup.General, Buckets: Buckets.RequestLatency);
+
+    public static readonly MetricFamily RequestInferenceTime = new("vllm:request_inference_time_seconds", MetricKind.Histogram,
+        "First scheduled to last token (prefill and decode, preemption gaps included), per finished request.", Common, MetricGroup.General, Buckets: Buckets.RequestLatency);
+
+    public static readonly MetricFamily RequestPrefillTime = new("vllm:request_prefill_time_seconds", MetricKind.Histogram,
+        "First scheduled to first token, per finished request.", Common, MetricGroup.General, Buckets: Buckets.RequestLatency);
+
+    public static readonly MetricFamily RequestDecodeTime = new("vllm:request_decode_time_seconds", MetricKind.Histogram,
+        "First token to last token, per finished request.", Common, MetricGroup.General, Buckets: Buckets.RequestLatency);
+
+    public static readonly MetricFamily RequestPrefillKvComputedTokens = new("vllm:request_prefill_kv_computed_tokens", MetricKind.Histogram,
+        "Prompt tokens whose KV had to be computed (prompt minus cached), per finished request.", Common, MetricGroup.General, Buckets: Buckets.OneTwoFive);
+
+    public static readonly MetricFamily RequestNumPreemptions = new("vllm:request_num_preemptions", MetricKind.Histogram,
+        "Times each finished request was preempted (0 included).", Common, MetricGroup.General, Buckets: Buckets.Preemptions);
+
+    public static readonly MetricFamily AdmissionRejections = new("vllm:admission_rejections", MetricKind.Counter,
+        "Requests refused at admission (HTTP 503) by the queue limit they hit.",
+        With("reason"), MetricGroup.General, LabelValues: Values("reason", "max_num_queued_requests", "max_num_queued_tokens"));
+
+    // --- general: sampled KV-block residency (--kv-cache-metrics) ---
+    public static readonly MetricFamily KvBlockLifetime = new("vllm:kv_block_lifetime_seconds", MetricKind.Histogram,
+        "Sampled KV blocks: allocation to eviction.", Common, MetricGroup.General, MetricCondition.KvCacheMetrics, Buckets.KvBlockResidency);
+
+    public static readonly MetricFamily KvBlockIdleBeforeEvict = new("vllm:kv_block_idle_before_evict_seconds", MetricKind.Histogram,
+        "Sampled KV blocks: last access to eviction.", Common, MetricGroup.General, MetricCondition.KvCacheMetrics, Buckets.KvBlockResidency);
+
+    public static readonly MetricFamily KvBlockReuseGap = new("vllm:kv_block_reuse_gap_seconds", MetricKind.Histogram,
+        "Sampled KV blocks: time between consecutive reuses by prefix hits.", Common, MetricGroup.General, MetricCondition.KvCacheMetrics, Buckets.KvBlockResidency);
+
+    // --- general: configuration ---
+    /// <summary>vLLM's CacheConfig attributes, as labels; there is no model_name label on this family.</summary>
+    public static readonly MetricFamily CacheConfigInfo = new("vllm:cache_config_info", MetricKind.Gauge,
+        "The KV-cache configuration as labels; the value is always 1.",
+        [
+            "block_size", "user_specified_block_size", "user_specified_mamba_block_size", "prefix_match_unit", "gpu_memory_utilization",
+            "cache_dtype", "is_attention_free", "num_gpu_blocks_override", "sliding_window", "enable_prefix_caching",
+            "prefix_caching_hash_algo", "prefix_cache_retention_interval", "kv_cache_dtype_skip_layers", "mamba_page_size_padded",
+            "skip_page_size_padded", "mamba_block_size", "mamba_cache_dtype", "mamba_ssm_cache_dtype", "mamba_cache_mode",
+            "replayssm_buffer_len", "use_replayssm", "use_kda_recoverssm", "num_gpu_blocks", "num_cpu_blocks", "kv_cache_size_tokens",
+            "kv_cache_max_concurrency", "kv_sharing_fast_prefill", "kv_cache_memory_bytes", "kv_offloading_size", "kv_offloading_backend",
+            "_block_size_resolved", Engine,
+        ],
+        MetricGroup.General);
+
+    // --- MFU: registered always, moving only with --enable-mfu-metrics ---
+    public static readonly MetricFamily EstimatedFlops = new("vllm:estimated_flops_per_gpu_total", MetricKind.Counter,
+        "Estimated floating-point operations of the model steps (rate / 1e12 = TFLOPS).", Common, MetricGroup.Mfu);
+
+    public static readonly MetricFamily EstimatedReadBytes = new("vllm:estimated_read_bytes_per_gpu_total", MetricKind.Counter,
+        "Estimated bytes the model steps read from memory (weights and KV cache).", Common, MetricGroup.Mfu);
+
+    public static readonly MetricFamily EstimatedWriteBytes = new("vllm:estimated_write_bytes_per_gpu_total", MetricKind.Counter,
+        "Estimated bytes the model steps wrote to memory (new KV entries).", Common, MetricGroup.Mfu);
+
+    // --- the gateway's own (Prometheus naming: no colon, unit suffix, _total on counters) ---
+    public static readonly MetricFamily GatewayRequests = new("vellum_gateway_requests", MetricKind.Counter,
+        "Requests the gateway answered, by route, status code and the worker that served them.",
+        ["route", "status", "upstream"], MetricGroup.Gateway);
+
+    public static readonly MetricFamily GatewayUpstreamTimeToFirstByte = new("vellum_gateway_upstream_time_to_first_byte_seconds", MetricKind.Histogram,
+        "Time from forwarding a request to the first byte of the worker's response body (the first token when streaming).",
+        ["route", "upstream"], MetricGroup.Gateway, Buckets: Buckets.TimeToFirstToken);
+
+    public static readonly MetricFamily GatewayRequestsInFlight = new("vellum_gateway_requests_in_flight", MetricKind.Gauge,
+        "Requests the gateway is forwarding now.", ["route"], MetricGroup.Gateway);
+
+    public static IReadOnlyList<MetricFamily> Families { get; } =
+    [
+        NumRequestsRunning, NumRequestsWaiting, NumRequestsWaitingByReason, EngineSleepState, KvCacheUsage, CorruptedRequests,
+        PrefixCacheQueries, PrefixCacheHits, ExternalPrefixCacheQueries, ExternalPrefixCacheHits, MmCacheQueries, MmCacheHits,
+        NumPreemptions, PromptTokens, PromptTokensBySource, PromptTokensCached, GenerationTokens, RequestSuccess,
+        RequestPromptTokens, RequestGenerationTokens, IterationTokens, RequestMaxNumGenerationTokens, RequestParamsN, RequestParamsMaxTokens,
+        TimeToFirstToken, InterTokenLatency, RequestTimePerOutputToken, E2eRequestLatency, RequestQueueTime, RequestInferenceTime,
+        RequestPrefillTime, RequestDecodeTime, RequestPrefillKvComputedTokens, RequestNumPreemptions, AdmissionRejections,
+        KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, CacheConfigInfo,
+        EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
+        GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight,
+    ];
+
+    private static readonly Dictionary<string, MetricFamily> ByName = Families.ToDictionary(f => f.Name, StringComparer.Ordinal);
+
+    public static MetricFamily? Find(string instrumentName) => ByName.GetValueOrDefault(instrumentName);
+
+    /// <summary>The meter a family is recorded on.</summary>
+    public static string MeterOf(MetricFamily family) => family.Group == MetricGroup.Gateway ? VellumMeter : VllmMeter;
+}

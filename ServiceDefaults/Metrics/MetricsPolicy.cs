@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Configuration;
+
+namespace ServiceDefaults.Metrics;
+
+/// <summary>
+/// The decisions the metric pipeline takes from the process's settings (configuration section "Metrics";
+/// the worker maps vLLM's flags onto it): which families exist, whether exemplars are kept, and what the
+/// max_model_len-dependent buckets are. One instance per process, created before the meter provider.
+/// </summary>
+public sealed class MetricsPolicy
+{
+    public const string Section = "Metrics";
+
+    private readonly HashSet<MetricCondition> _enabled = [MetricCondition.Always];
+    private readonly List<EagerHistogramSeries> _eagerHistograms = [];
+    private readonly Lock _lock = new();
+
+    /// <summary>
+    /// Meters of this pipeline carry this tag. Meter listeners see every meter of a given name in the process,
+    /// so two hosts in one process (tests) would otherwise sum each other's series.
+    /// </summary>
+    public KeyValuePair<string, object?> MeterTag { get; } = new("vellum.pipeline", Guid.NewGuid().ToString("N"));
+
+    /// <summary>The options to create a catalog meter with: its name and this pipeline's tag.</summary>
+    public System.Diagnostics.Metrics.MeterOptions MeterOptions(string name) => new(name) { Tags = [MeterTag] };
+
+    /// <summary>--enable-exemplars: request ids (and trace ids) travel with measurements as exemplars.</summary>
+    public bool EnableExemplars { get; init; }
+
+    /// <summary>--disable-log-stats: the engine's vLLM families are not registered at all.</summary>
+    public bool DisableLogStats { get; init; }
+
+    /// <summary>--enable-mfu-metrics: the MFU counters move (they exist either way).</summary>
+    public bool EnableMfuMetrics { get; init; }
+
+    /// <summary>--kv-cache-metrics-sample: the fraction of KV blocks whose residency is sampled.</summary>
+    public double KvCacheMetricsSample { get; init; } = 0.01;
+
+    /// <summary>max_model_len, for the 1-2-5 token buckets; set by the worker before it creates its instruments.</summary>
+    public int MaxModelLength { get; set; } = 4096;
+
+    public static MetricsPolicy From(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(Section);
+        var policy = new MetricsPolicy
+        {
+            EnableExemplars = section.GetValue<bool>("EnableExemplars"),
+            DisableLogStats = section.GetValue<bool>("DisableLogStats"),
+            EnableMfuMetrics = section.GetValue<bool>("EnableMfuMetrics"),
+            KvCacheMetricsSample = section.GetValue("KvCacheMetricsSample", 0.01),
+        };
+        if (policy.KvCacheMetricsSample is <= 0 or > 1)
+        {
+            throw new InvalidOperationException($"--kv-cache-metrics-sample must be in (0, 1]; got {policy.KvCacheMetricsSample}.");
+        }
+        if (section.GetValue<bool>("KvCacheMetrics"))
+        {
+            policy.Enable(MetricCondition.KvCacheMetrics);
+        }
+        if (Environment.GetEnvironmentVariable("VLLM_COMPUTE_NANS_IN_LOGITS") is "1" or "true" or "True")
+        {
+            policy.Enable(MetricCondition.NansInLogits);
+        }
+        return policy;
+    }
+
+    public void Enable(MetricCondition condition) => _enabled.Add(condition);
+
+    /// <summary>Whether a family is registered in this process.</summary>
+    public bool IsRegistered(MetricFamily family) =>
+        _enabled.Contains(family.Condition) && !(DisableLogStats && MetricCatalog.MeterOf(family) == MetricCatalog.VllmMeter);
+
+    /// <summary>
+    /// Histogram series that must be scraped at zero before their first observation (OpenTelemetry creates a
+    /// series only on its first measurement; vLLM's exist from start-up).
+    /// </summary>
+    public void AddEagerHistogramSeries(MetricFamily family, IReadOnlyDictionary<string, string> labels)
+    {
+        lock (_lock)
+        {
+            _eagerHistograms.Add(new EagerHistogramSeries(family, labels, family.Buckets!.Bounds(MaxModelLength)));
+        }
+    }
+
+    public IReadOnlyList<EagerHistogramSeries> EagerHistograms
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _eagerHistograms.ToArray();
+            }
+        }
+    }
+}
+
+public sealed record EagerHistogramSeries(MetricFamily Family, IReadOnlyDictionary<string, string> Labels, double[] Bounds);

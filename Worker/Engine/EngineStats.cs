@@ -1,0 +1,69 @@
+namespace Worker.Engine;
+
+/// <summary>
+/// What one engine step did, as plain data (vLLM's IterationStats): the engine fills it, stat sinks turn it into
+/// metrics and log lines. Intervals are in seconds, from the engine's monotonic timestamps.
+/// </summary>
+public sealed record StepStats(
+    long Timestamp,
+    int PromptTokensComputed,
+    int GeneratedTokens,
+    long PrefixQueries,
+    long PrefixHits,
+    int Preemptions,
+    IReadOnlyList<FirstTokenStats> FirstTokens,
+    IReadOnlyList<TokenLatency> InterTokenLatencies,
+    IReadOnlyList<FinishedSequenceStats> Finished,
+    IReadOnlyList<FinishedRequestStats> FinishedRequests,
+    IReadOnlyList<ForwardPass> ForwardPasses,
+    IReadOnlyList<KvBlockEvent> KvBlockEvents)
+{
+    /// <summary>Tokens the step computed: prompt tokens not served from cache, plus the tokens it generated.</summary>
+    public int IterationTokens => PromptTokensComputed + GeneratedTokens;
+}
+
+/// <summary>A sequence's first token: its prefill is complete.</summary>
+/// <param name="TimeToFirstToken">Arrival (before tokenization) to the first token.</param>
+public sealed record FirstTokenStats(string RequestId, double TimeToFirstToken, int PromptTokens, int CachedPromptTokens);
+
+public sealed record TokenLatency(string RequestId, double Seconds);
+
+/// <summary>A finished sequence (one of a request's n), as vLLM's FinishedRequestStats.</summary>
+public sealed record FinishedSequenceStats(
+    string RequestId,
+    FinishReason Reason,
+    double EndToEnd,
+    double? Queue,
+    double? Prefill,
+    double? Decode,
+    double? Inference,
+    double TimePerOutputToken,
+    int PromptTokens,
+    int GenerationTokens,
+    int CachedPromptTokens,
+    int MaxTokens,
+    int Preemptions,
+    bool Corrupted);
+
+/// <summary>A request whose n sequences have all finished.</summary>
+public sealed record FinishedRequestStats(string RequestId, int N, int MaxGenerationTokens);
+
+/// <summary>One model forward for one sequence: tokens fed, and the cache length after it.</summary>
+public readonly record struct ForwardPass(int TokensFed, int ContextLength);
+
+public enum KvBlockEventKind
+{
+    /// <summary>A sampled block left the cache: lifetime and idle time are known.</summary>
+    Evicted,
+    /// <summary>A sampled block was reused by a prefix hit: the gap since its last use is known.</summary>
+    Reused,
+}
+
+/// <summary>A residency event of a sampled KV block (--kv-cache-metrics).</summary>
+public readonly record struct KvBlockEvent(KvBlockEventKind Kind, double Lifetime, double Idle, double ReuseGap);
+
+/// <summary>Takes the engine's stats after every step, on the engine thread: it must be quick.</summary>
+public interface IEngineStatsSink
+{
+    void Record(StepStats stats);
+}

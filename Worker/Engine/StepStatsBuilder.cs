@@ -1,0 +1,84 @@
+using System.Diagnostics;
+
+namespace Worker.Engine;
+
+/// <summary>
+/// Collects what happens during one turn of the engine loop (aborts taken, the step run) from the sequences'
+/// own stamps, and turns it into a <see cref="StepStats"/>. Each interval names its two events at its subtraction.
+/// </summary>
+internal sealed class StepStatsBuilder
+{
+    private readonly List<FirstTokenStats> _firstTokens = [];
+    private readonly List<TokenLatency> _latencies = [];
+    private readonly List<FinishedSequenceStats> _finished = [];
+    private readonly List<FinishedRequestStats> _finishedRequests = [];
+    private readonly List<ForwardPass> _forwardPasses = [];
+    private int _promptTokensComputed;
+    private int _generatedTokens;
+
+    public bool IsEmpty => _generatedTokens == 0 && _finished.Count == 0 && _forwardPasses.Count == 0;
+
+    public void ForwardPass(int tokensFed, int contextLength) => _forwardPasses.Add(new ForwardPass(tokensFed, contextLength));
+
+    /// <summary>A token was generated at <paramref name="now"/>; call before the timeline is updated with it.</summary>
+    public void TokenGenerated(Sequence sequence, long now)
+    {
+        _generatedTokens++;
+        var timeline = sequence.Timeline;
+        if (timeline.FirstToken == 0)
+        {
+            var prompt = sequence.Request.PromptTokens.Length;
+            _promptTokensComputed += prompt - sequence.CachedPromptTokens;
+            // TTFT: arrival (API, before tokenization) → first token.
+            _firstTokens.Add(new FirstTokenStats(sequence.Request.Id, Seconds(sequence.Request.Arrival.Timestamp, now), prompt, sequence.CachedPromptTokens));
+        }
+        else
+        {
+            // ITL: previous token → this token.
+            _latencies.Add(new TokenLatency(sequence.Request.Id, Seconds(timeline.LastToken, now)));
+        }
+    }
+
+    public void SequenceFinished(Sequence sequence, long now)
+    {
+        var t = sequence.Timeline;
+        var generated = sequence.OutputTokenCount;
+        double? Between(long from, long to) => from != 0 && to != 0 ? Seconds(from, to) : null;
+        var decode = Between(t.FirstToken, t.LastToken);                                // first token → last token
+        _finished.Add(new FinishedSequenceStats(
+            sequence.Request.Id,
+            sequence.Finish!.Value,
+            EndToEnd: Seconds(sequence.Request.Arrival.Timestamp, t.LastToken != 0 ? t.LastToken : now), // arrival → final output
+            Queue: Between(t.Queued, t.FirstScheduled),                                  // queued → first scheduled
+            Prefill: Between(t.FirstScheduled, t.FirstToken),                            // first scheduled → first token
+            Decode: decode,
+            Inference: Between(t.FirstScheduled, t.LastToken),                           // first scheduled → last token
+            TimePerOutputToken: generated > 1 && decode is { } d ? d / (generated - 1) : 0,
+            PromptTokens: sequence.Request.PromptTokens.Length,
+            GenerationTokens: generated,
+            CachedPromptTokens: sequence.CachedPromptTokens,
+            MaxTokens: sequence.Request.Parameters.MaxTokens,
+            Preemptions: t.Preemptions.Count,
+            Corrupted: sequence.SawNaN));
+        if (sequence.Request.IsFinished)
+        {
+            _finishedRequests.Add(new FinishedRequestStats(sequence.Request.Id, sequence.Request.Parameters.N, sequence.Request.Sequences.Max(s => s.OutputTokenCount)));
+        }
+    }
+
+    public StepStats Build(long now, long prefixQueries, long prefixHits, int preemptions, IReadOnlyList<KvBlockEvent> kvBlockEvents)
+    {
+        var stats = new StepStats(now, _promptTokensComputed, _generatedTokens, prefixQueries, prefixHits, preemptions,
+            _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents);
+        _firstTokens.Clear();
+        _latencies.Clear();
+        _finished.Clear();
+        _finishedRequests.Clear();
+        _forwardPasses.Clear();
+        _promptTokensComputed = 0;
+        _generatedTokens = 0;
+        return stats;
+    }
+
+    private static double Seconds(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalSeconds;
+}
