@@ -48,7 +48,8 @@ public static class GatewayMetricsMiddleware
             var feature = http.GetReverseProxyFeature();
             var route = feature.Route.Config.RouteId;
             var started = Stopwatch.GetTimestamp();
-            string Upstream() => feature.ProxiedDestination?.DestinationId ?? "none";
+            // Service discovery names resolved destinations "worker0[http://host:port/]": the label keeps the worker's name.
+            string Upstream() => feature.ProxiedDestination?.DestinationId.Split('[')[0] ?? "none";
             var body = http.Response.Body;
             http.Response.Body = new FirstWriteStream(body, () => metrics.FirstByte(route, Upstream(), started));
             metrics.RequestStart(route);

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,6 +20,9 @@ public static class ScrapeEndpoint
         var policy = app.Services.GetRequiredService<MetricsPolicy>();
         app.UseWhen(http => http.Request.Path == Path, branch => branch.Use(async (http, next) =>
         {
+            // The exporter would gzip for Prometheus; it must write plain text here, to be edited, and is compressed after.
+            var gzip = http.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
+            http.Request.Headers.AcceptEncoding = default;
             var original = http.Response.Body;
             using var buffer = new MemoryStream();
             http.Response.Body = buffer;
@@ -39,7 +43,16 @@ public static class ScrapeEndpoint
                 rendered = Exposition.Rewrite(rendered, openMetrics, policy.EagerHistograms, names);
             }
             http.Response.ContentLength = null;
-            await http.Response.WriteAsync(rendered, http.RequestAborted);
+            if (gzip)
+            {
+                http.Response.Headers.ContentEncoding = "gzip";
+                await using var compressed = new GZipStream(http.Response.Body, CompressionLevel.Fastest, leaveOpen: true);
+                await compressed.WriteAsync(Encoding.UTF8.GetBytes(rendered), http.RequestAborted);
+            }
+            else
+            {
+                await http.Response.WriteAsync(rendered, http.RequestAborted);
+            }
         }));
         app.MapPrometheusScrapingEndpoint(Path);
         return app;

@@ -103,6 +103,31 @@ public class EndToEndTests(AppHostFixture system)
         Assert.Equal(completion.FinishReason, finish);
     }
 
+    [Fact]
+    public async Task Gateway_CountsRequestsByRouteStatusAndUpstream_AndTimesTheFirstByte()
+    {
+        using var gateway = system.CreateClient("gateway");
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Hello", max_tokens = 3, stream = i % 2 == 0 });
+            await response.Content.ReadAsStringAsync(Cancel);
+        }
+        using var missing = await gateway.PostJsonAsync("/v1/completions", new { model = "no-such-model", prompt = "Hello" });
+
+        var m = await gateway.MetricsAsync();
+
+        var requests = m["vellum_gateway_requests_total"];
+        Assert.Equal("counter", requests.Type);
+        Assert.True(requests.Samples.Where(s => s.Labels["route"] == "openai" && s.Labels["status"] == "200").Sum(s => s.Value) >= 6);
+        Assert.True(requests.Samples.Where(s => s.Labels["status"] == "404").Sum(s => s.Value) >= 1);
+        Assert.All(requests.Samples, s => Assert.Matches("^worker[01]$", s.Labels["upstream"]));
+        var firstByte = m["vellum_gateway_upstream_time_to_first_byte_seconds"];
+        Assert.Equal("histogram", firstByte.Type);
+        Assert.True(firstByte.Samples.Where(s => s.Name.EndsWith("_count", StringComparison.Ordinal)).Sum(s => s.Value) >= 7);
+        Assert.Equal("gauge", m["vellum_gateway_requests_in_flight"].Type);
+        Assert.DoesNotContain(m.Keys, name => name.StartsWith("vllm:", StringComparison.Ordinal));
+    }
+
     private static async Task<long> StepsAsync(HttpClient worker) =>
         (await (await worker.GetAsync("/engine/stats", Cancel)).JsonAsync()).GetProperty("steps").GetInt64();
 }

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Aspire.Hosting.Testing;
+using Tests.Support;
+
+namespace Tests.Integration;
+
+/// <summary>A real Prometheus server (Debian's package) scraping the running workers.</summary>
+[Collection(nameof(AppHostCollection))]
+public class PrometheusScrapeTests(AppHostFixture system)
+{
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Prometheus_ScrapesTheWorkers_AndHistogramQuantileOverTtftReturnsAValue()
+    {
+        var prometheusBinary = RequiredTool.Find("prometheus", "apt-get install -y prometheus");
+        var targets = new[] { "worker0", "worker1" }.Select(w => system.App.GetEndpoint(w, "http")).Select(u => $"'{u.Host}:{u.Port}'");
+        await using var prometheus = await PrometheusServer.StartAsync(prometheusBinary, string.Join(", ", targets));
+
+        using var gateway = system.CreateClient("gateway");
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await gateway.PostJsonAsync("/v1/completions", new { prompt = "The river ran", max_tokens = 10, ignore_eos = true });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var quantile = await prometheus.QueryUntilAsync(
+            "histogram_quantile(0.9, sum by (le) (vllm:time_to_first_token_seconds_bucket))",
+            result => result.GetArrayLength() == 1 && double.Parse(result[0].GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(1, quantile.GetArrayLength());
+
+        var up = await prometheus.QueryUntilAsync("up", result => result.GetArrayLength() == 2 && result.EnumerateArray().All(r => r.GetProperty("value")[1].GetString() == "1"));
+        Assert.Equal(2, up.GetArrayLength());
+    }
+}
+
+/// <summary>A Prometheus process with a scrape job for the given targets, on a free loopback port.</summary>
+public sealed class PrometheusServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _directory;
+    private readonly HttpClient _http;
+
+    private PrometheusServer(Process process, string directory, int port)
+    {
+        _process = process;
+        _directory = directory;
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+    }
+
+    public static async Task<PrometheusServer> StartAsync(string binary, string targets, string extraArguments = "")
+    {
+        var directory = Directory.CreateTempSubdirectory("vellum-prometheus-").FullName;
+        var config = Path.Combine(directory, "prometheus.yml");
+        await File.WriteAllTextAsync(config, $"""
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: worker
+                scrape_interval: 1s
+                static_configs:
+                  - targets: [{targets}]
+            """);
+        var port = Processes.FreeTcpPort();
+        var start = new ProcessStartInfo(binary,
+            $"--config.file={config} --storage.tsdb.path={Path.Combine(directory, "data")} --web.listen-address=127.0.0.1:{port} {extraArguments}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var process = Process.Start(start)!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new PrometheusServer(process, directory, port);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                if ((await server._http.GetAsync("/-/ready")).IsSuccessStatusCode)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "Prometheus did not become ready within 30 s.");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>Runs an instant query until its result satisfies the condition (Prometheus scrapes every second).</summary>
+    public async Task<JsonElement> QueryUntilAsync(string query, Func<JsonElement, bool> satisfied, string path = "/api/v1/query")
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var body = await _http.GetStringAsync($"{path}?query={Uri.EscapeDataString(query)}");
+            var data = JsonDocument.Parse(body).RootElement.GetProperty("data");
+            var result = data.ValueKind == JsonValueKind.Array ? data : data.GetProperty("result");
+            if (satisfied(result))
+            {
+                return result;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"'{query}' never gave the expected result; last: {body}");
+            await Task.Delay(500);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
