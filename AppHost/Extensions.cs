@@ -13,8 +13,10 @@ internal static class Extensions
     public static IEnumerable<IResourceBuilder<ProjectResource>> AddWorkers(this IDistributedApplicationBuilder builder)
     {
         var count = builder.Configuration.GetValue("WorkerCount", 2);
-        var settings = builder.Configuration.GetSection("Worker").AsEnumerable(makePathsRelative: true)
-            .Where(setting => setting.Value is not null)
+        var settings = new[] { "Worker", "Metrics" }
+            .SelectMany(section => builder.Configuration.GetSection(section).AsEnumerable()
+                .Where(setting => setting.Value is not null)
+                .Select(setting => (Key: setting.Key, setting.Value)))
             .ToArray();
 
         for (var i = 0; i < count; i++)
@@ -25,7 +27,7 @@ internal static class Extensions
                 .WithHttpHealthCheck("/health");
             foreach (var (key, value) in settings)
             {
-                worker.WithEnvironment("Worker__" + key.Replace(":", "__"), value);
+                worker.WithEnvironment(key.Replace(":", "__"), value);
             }
             yield return worker;
         }

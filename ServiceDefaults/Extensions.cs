@@ -37,13 +37,14 @@ public static partial class Extensions
     }
 
     /// <summary>
-    /// Maps /metrics (Prometheus), /health (ready: every check passes, e.g. the model is loaded) and /alive (the
+    /// Maps /metrics (Prometheus) and /metrics/catalog, /health (ready: every check passes, e.g. the model is loaded) and /alive (the
     /// process runs). Mapped in every environment: Prometheus, orchestrators, the gateway's active health checks
     /// and load balancers use them in production, and they reveal nothing but metrics and a status.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         app.MapMetricsEndpoint();
+        app.MapMetricsCatalog();
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
         return app;

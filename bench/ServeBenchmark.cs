@@ -22,11 +22,29 @@ internal static class ServeBenchmark
 
         using var http = StreamingClient.CreateHttpClient();
         var client = new StreamingClient(http, baseUrl, model, args.String("endpoint", "completions"));
+
+        // --scrape-url: poll /metrics while serving, as a router or Prometheus would, and time each scrape.
+        using var stopScraping = new CancellationTokenSource();
+        var poller = args.Optional("scrape-url") is { } scrapeUrl ? new ScrapePoller(http, scrapeUrl, args.Double("scrape-rate") ?? 20) : null;
+        var polling = poller?.RunAsync(stopScraping.Token) ?? Task.CompletedTask;
         var summary = await MeasureAsync(client, prompts, outputLength, concurrency, rate, seed);
+        await stopScraping.CancelAsync();
+        await polling;
+
         summary.Print(Console.Out, $"concurrency {(concurrency > 0 ? concurrency.ToString() : "unbounded")}, request rate {(rate?.ToString() ?? "inf")}");
+        if (poller is not null)
+        {
+            Console.WriteLine($"scrapes: {poller.Count} ok, {poller.Failures} failed; latency p50 {poller.Latency.Median:F2} ms, p99 {poller.Latency.P99:F2} ms");
+        }
         if (args.Optional("result-file") is { } file)
         {
-            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(summary.ToJson(), new JsonSerializerOptions { WriteIndented = true }));
+            var json = summary.ToJson();
+            if (poller is not null)
+            {
+                json["scrape_p50_ms"] = poller.Latency.Median;
+                json["scrape_p99_ms"] = poller.Latency.P99;
+            }
+            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         }
         return summary.Failed == 0 ? 0 : 1;
     }

@@ -6,12 +6,19 @@ namespace ServiceDefaults.Metrics;
 /// <summary>
 /// Edits a rendered scrape (classic text or OpenMetrics) family by family: keeps only the families a client
 /// asked for with name[] (as prometheus_client does: a family matches by its name or any of its sample names),
-/// and adds the eager histogram series OpenTelemetry has not created yet, at zero.
+/// adds the eager histogram series OpenTelemetry has not created yet, at zero, and drops empty exemplars
+/// (<c># {}</c>: measurements made outside any request, which exemplars cannot point anywhere from).
 /// </summary>
 public static class Exposition
 {
     public static string Rewrite(string scrape, bool openMetrics, IReadOnlyList<EagerHistogramSeries> eager, IReadOnlySet<string>? names)
     {
+        // The common case, a full scrape once every histogram has been observed, leaves the page as it is.
+        var emptyExemplars = openMetrics && scrape.Contains(EmptyExemplar, StringComparison.Ordinal);
+        if (names is null && !emptyExemplars && eager.All(series => scrape.Contains(CountSample(series), StringComparison.Ordinal)))
+        {
+            return scrape;
+        }
         var (blocks, eof) = Split(scrape);
         AddMissingZeroSeries(blocks, eager, openMetrics);
         var output = new StringBuilder(scrape.Length + 1024);
@@ -21,7 +28,8 @@ public static class Exposition
             {
                 foreach (var line in block.Lines)
                 {
-                    output.Append(line).Append('\n');
+                    var exemplarAt = emptyExemplars ? line.IndexOf(EmptyExemplar, StringComparison.Ordinal) : -1;
+                    output.Append(exemplarAt < 0 ? line : line[..exemplarAt]).Append('\n');
                 }
             }
         }
@@ -31,6 +39,8 @@ public static class Exposition
         }
         return output.ToString();
     }
+
+    private const string EmptyExemplar = " # {} ";
 
     private sealed class Block(string family)
     {
@@ -79,7 +89,7 @@ public static class Exposition
         {
             var name = series.Family.Name;
             var labels = Labels(series.Labels, le: null);
-            var countSample = $"{name}_count{labels} ";
+            var countSample = CountSample(series);
             var block = blocks.FirstOrDefault(b => b.Family == name);
             if (block is null)
             {
@@ -101,6 +111,8 @@ public static class Exposition
             block.Lines.Add($"{name}_count{labels} 0");
         }
     }
+
+    private static string CountSample(EagerHistogramSeries series) => $"{series.Family.Name}_count{Labels(series.Labels, le: null)} ";
 
     /// <summary>Labels sorted by name with le last, as OpenTelemetry's exporter writes them.</summary>
     private static string Labels(IReadOnlyDictionary<string, string> labels, string? le)

@@ -171,6 +171,26 @@ public static class MetricCatalog
     public static readonly MetricFamily EstimatedWriteBytes = new("vllm:estimated_write_bytes_per_gpu_total", MetricKind.Counter,
         "Estimated bytes the model steps wrote to memory (new KV entries).", Common, MetricGroup.Mfu);
 
+    // --- vLLM's retired names, kept as hidden aliases for the dashboards and routers that still query them:
+    // deprecated in 0.1, hidden from 0.2 unless --show-hidden-metrics-for-version=0.1, removed in 0.3. ---
+    private static readonly Version AliasesDeprecatedIn = new(0, 1);
+
+    public static readonly MetricFamily GpuCacheUsagePerc = new("vllm:gpu_cache_usage_perc", MetricKind.Gauge,
+        "Fraction (0 to 1) of KV-cache blocks held by running requests.", Common, MetricGroup.General,
+        Deprecated: new Deprecation(AliasesDeprecatedIn, KvCacheUsage.Name));
+
+    public static readonly MetricFamily GpuPrefixCacheQueries = new("vllm:gpu_prefix_cache_queries", MetricKind.Counter,
+        "Prompt tokens of new requests looked up in the prefix cache.", Common, MetricGroup.General,
+        Deprecated: new Deprecation(AliasesDeprecatedIn, PrefixCacheQueries.Name));
+
+    public static readonly MetricFamily GpuPrefixCacheHits = new("vllm:gpu_prefix_cache_hits", MetricKind.Counter,
+        "Looked-up prompt tokens found in the prefix cache.", Common, MetricGroup.General,
+        Deprecated: new Deprecation(AliasesDeprecatedIn, PrefixCacheHits.Name));
+
+    public static readonly MetricFamily TimePerOutputToken = new("vllm:time_per_output_token_seconds", MetricKind.Histogram,
+        "Time between consecutive output tokens of a decoding request.", Common, MetricGroup.General, Buckets: Buckets.InterTokenLatency,
+        Deprecated: new Deprecation(AliasesDeprecatedIn, InterTokenLatency.Name));
+
     // --- the gateway's own (Prometheus naming: no colon, unit suffix, _total on counters) ---
     public static readonly MetricFamily GatewayRequests = new("vellum_gateway_requests", MetricKind.Counter,
         "Requests the gateway answered, by route, status code and the worker that served them.",
@@ -193,6 +213,7 @@ public static class MetricCatalog
         RequestPrefillTime, RequestDecodeTime, RequestPrefillKvComputedTokens, RequestNumPreemptions, AdmissionRejections,
         KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, CacheConfigInfo,
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
+        GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight,
     ];
 

@@ -36,14 +36,25 @@ public sealed class MetricsPolicy
     /// <summary>--kv-cache-metrics-sample: the fraction of KV blocks whose residency is sampled.</summary>
     public double KvCacheMetricsSample { get; init; } = 0.01;
 
+    /// <summary>This build's version (major.minor of the assembly's informational version): what deprecations are measured against.</summary>
+    public Version Version { get; init; } = CurrentVersion;
+
+    /// <summary>--show-hidden-metrics-for-version: the previous minor version, whose deprecated metrics are shown again.</summary>
+    public Version? ShowHiddenMetricsForVersion { get; init; }
+
+    public static Version CurrentVersion { get; } = ReadVersion();
+
     /// <summary>max_model_len, for the 1-2-5 token buckets; set by the worker before it creates its instruments.</summary>
     public int MaxModelLength { get; set; } = 4096;
 
-    public static MetricsPolicy From(IConfiguration configuration)
+    public static MetricsPolicy From(IConfiguration configuration, Version? version = null)
     {
         var section = configuration.GetSection(Section);
+        var current = version ?? CurrentVersion;
         var policy = new MetricsPolicy
         {
+            Version = current,
+            ShowHiddenMetricsForVersion = ParseShowHidden(section["ShowHiddenMetricsForVersion"], current),
             EnableExemplars = section.GetValue<bool>("EnableExemplars"),
             DisableLogStats = section.GetValue<bool>("DisableLogStats"),
             EnableMfuMetrics = section.GetValue<bool>("EnableMfuMetrics"),
@@ -68,7 +79,50 @@ public sealed class MetricsPolicy
 
     /// <summary>Whether a family is registered in this process.</summary>
     public bool IsRegistered(MetricFamily family) =>
-        _enabled.Contains(family.Condition) && !(DisableLogStats && MetricCatalog.MeterOf(family) == MetricCatalog.VllmMeter);
+        _enabled.Contains(family.Condition)
+        && !(DisableLogStats && MetricCatalog.MeterOf(family) == MetricCatalog.VllmMeter)
+        && Stability(family) is MetricStability.Stable or MetricStability.Deprecated or MetricStability.Shown;
+
+    /// <summary>vLLM's policy: deprecated in X.Y, hidden in X.Y+1 unless shown with X.Y, gone from X.Y+2.</summary>
+    public MetricStability Stability(MetricFamily family) => family.Deprecated switch
+    {
+        null => MetricStability.Stable,
+        { } d when Version >= d.RemovedIn => MetricStability.Removed,
+        { } d when Version >= d.HiddenFrom => ShowHiddenMetricsForVersion == d.Since ? MetricStability.Shown : MetricStability.Hidden,
+        _ => MetricStability.Deprecated,
+    };
+
+    /// <summary>Only the previous minor version is accepted, as vLLM accepts it; anything else stops start-up.</summary>
+    private static Version? ParseShowHidden(string? value, Version current)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+        var previous = current.Minor > 0 ? new Version(current.Major, current.Minor - 1) : null;
+        var accepted = previous is null ? "none (this is the first minor version of the major)" : previous.ToString();
+        if (!Version.TryParse(value.Count(c => c == '.') == 0 ? value + ".0" : value, out var asked) || asked.Build > 0 || asked.Revision > 0)
+        {
+            throw new InvalidOperationException($"--show-hidden-metrics-for-version={value} is not a version; this is version {current}, the accepted value is {accepted}.");
+        }
+        asked = new Version(asked.Major, asked.Minor);
+        if (asked != previous)
+        {
+            throw new InvalidOperationException(
+                $"--show-hidden-metrics-for-version={value} is not accepted: this is version {current}, and only the previous minor version, {accepted}, " +
+                "can show metrics hidden since; metrics deprecated earlier are removed.");
+        }
+        return asked;
+    }
+
+    private static Version ReadVersion()
+    {
+        var informational = typeof(MetricsPolicy).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+        var parsed = Version.Parse(informational.Split('-', '+')[0]);
+        return new Version(parsed.Major, parsed.Minor);
+    }
 
     /// <summary>
     /// Histogram series that must be scraped at zero before their first observation (OpenTelemetry creates a
@@ -92,6 +146,19 @@ public sealed class MetricsPolicy
             }
         }
     }
+}
+
+public enum MetricStability
+{
+    Stable,
+    /// <summary>Deprecated, still shown (the version it was deprecated in).</summary>
+    Deprecated,
+    /// <summary>Deprecated and hidden in this version.</summary>
+    Hidden,
+    /// <summary>Hidden in this version, but shown by --show-hidden-metrics-for-version.</summary>
+    Shown,
+    /// <summary>Past its removal version: never served (and due for deletion from the catalog).</summary>
+    Removed,
 }
 
 public sealed record EagerHistogramSeries(MetricFamily Family, IReadOnlyDictionary<string, string> Labels, double[] Bounds);

@@ -7,7 +7,8 @@ namespace Tests.Integration;
 
 /// <summary>
 /// The whole system as `dotnet run --project AppHost` starts it (gateway + two workers on the embedded
-/// default model), started once for every integration test: each start costs about 15 s on 2 cores.
+/// default model, here with exemplars on), started once for every integration test: each start costs about
+/// 15 s on 2 cores.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
@@ -24,7 +25,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         using var timeout = new CancellationTokenSource(StartTimeout);
         // The embedded model is built into a fresh cache so the run proves the first-start path.
         var cache = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"), "cache");
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["--Worker:DownloadDir", cache], timeout.Token);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            ["--Worker:DownloadDir", cache, "--Metrics:EnableExemplars", "true"], timeout.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);

@@ -36,6 +36,46 @@ public class PrometheusScrapeTests(AppHostFixture system)
     }
 }
 
+[Collection(nameof(AppHostCollection))]
+public class PrometheusExemplarTests(AppHostFixture system)
+{
+    [Fact]
+    public async Task Prometheus_StoresExemplars_ThatNameTheRequestAndItsTrace()
+    {
+        var prometheusBinary = RequiredTool.Find("prometheus", "apt-get install -y prometheus");
+        var targets = new[] { "worker0", "worker1" }.Select(w => system.App.GetEndpoint(w, "http")).Select(u => $"'{u.Host}:{u.Port}'");
+        await using var prometheus = await PrometheusServer.StartAsync(prometheusBinary, string.Join(", ", targets), "--enable-feature=exemplar-storage");
+
+        using var gateway = system.CreateClient("gateway");
+        var traceId = ActivityTraceId.CreateRandom().ToString();
+        var requestId = "prom-" + Guid.NewGuid().ToString("N")[..12];
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { prompt = "The ship left the harbour", max_tokens = 8 }), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Request-Id", requestId);
+        // The test's own span: HttpClient propagates it as traceparent (a header set by hand would be replaced).
+        using var span = new Activity("client-request").SetParentId(ActivityTraceId.CreateFromString(traceId), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded).Start();
+        using (var response = await gateway.SendAsync(request, TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var series = await prometheus.QueryUntilAsync("vllm:e2e_request_latency_seconds_bucket",
+            result => FindExemplar(result, "cmpl-" + requestId) is not null,
+            $"/api/v1/query_exemplars?start={now - 600}&end={now + 600}");
+
+        var exemplar = FindExemplar(series, "cmpl-" + requestId)!.Value;
+        Assert.Equal(traceId, exemplar.GetProperty("labels").GetProperty("trace_id").GetString());
+    }
+
+    private static JsonElement? FindExemplar(JsonElement series, string requestId) =>
+        series.EnumerateArray().SelectMany(s => s.GetProperty("exemplars").EnumerateArray())
+            .Select(e => (JsonElement?)e)
+            .FirstOrDefault(e => e!.Value.GetProperty("labels").TryGetProperty("request_id", out var id) && id.GetString() == requestId);
+}
+
 /// <summary>A Prometheus process with a scrape job for the given targets, on a free loopback port.</summary>
 public sealed class PrometheusServer : IAsyncDisposable
 {
@@ -98,7 +138,8 @@ public sealed class PrometheusServer : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
-            var body = await _http.GetStringAsync($"{path}?query={Uri.EscapeDataString(query)}");
+            var separator = path.Contains('?') ? "&" : "?";
+            var body = await _http.GetStringAsync($"{path}{separator}query={Uri.EscapeDataString(query)}");
             var data = JsonDocument.Parse(body).RootElement.GetProperty("data");
             var result = data.ValueKind == JsonValueKind.Array ? data : data.GetProperty("result");
             if (satisfied(result))

@@ -11,7 +11,7 @@ public class MetricsExpositionTests(DedicatedWorkerFixture fixture) : IClassFixt
     private static readonly (string, string)[] Series = [(C.ModelName, WorkerApp.ModelName), (C.Engine, "0")];
 
     private static IEnumerable<MetricFamily> VllmFamilies() =>
-        C.Families.Where(f => C.MeterOf(f) == C.VllmMeter && f.Condition == MetricCondition.Always);
+        C.Families.Where(f => C.MeterOf(f) == C.VllmMeter && f.Condition == MetricCondition.Always && f.Deprecated is null);
 
     [Fact]
     public async Task EveryRegisteredFamily_IsServedFromStartUp_WithItsTypeLabelsAndBuckets()

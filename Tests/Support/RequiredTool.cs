@@ -6,15 +6,41 @@ namespace Tests.Support;
 /// </summary>
 public static class RequiredTool
 {
+    /// <summary>A Python that can import <paramref name="module"/>: Debian's /usr/bin/python3 first (where apt installs modules), then PATH's.</summary>
+    public static string PythonWith(string module, string installHint)
+    {
+        foreach (var python in new[] { "/usr/bin/python3", "python3" })
+        {
+            try
+            {
+                using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(python, $"-c \"import {module}\"")
+                {
+                    RedirectStandardError = true,
+                    RedirectStandardOutput = true,
+                })!;
+                process.WaitForExit();
+                if (process.ExitCode == 0)
+                {
+                    return python;
+                }
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+        return Missing($"python3 with {module}", installHint);
+    }
+
     public static string Find(string program, string installHint)
     {
         var found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
             .Select(directory => Path.Combine(directory, program))
             .FirstOrDefault(File.Exists);
-        if (found is not null)
-        {
-            return found;
-        }
+        return found ?? Missing(program, installHint);
+    }
+
+    private static string Missing(string program, string installHint)
+    {
         var message = $"{program} is not installed ({installHint}).";
         if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
         {

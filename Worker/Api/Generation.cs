@@ -14,14 +14,18 @@ internal sealed class Generation : IDisposable
     private readonly Channel<SequenceOutput> _outputs = Channel.CreateUnbounded<SequenceOutput>(new UnboundedChannelOptions { SingleReader = true });
     private int _finishedChoices;
 
+    /// <param name="responseId">The response's id ("cmpl-…"): the engine request id, with "-i" per prompt of a batch, as vLLM numbers them.</param>
     /// <exception cref="EngineOverloadedException">The engine's queue is full; nothing stays submitted.</exception>
-    public Generation(LlmEngine engine, GenerationRequest request)
+    public Generation(LlmEngine engine, GenerationRequest request, string responseId)
     {
         _engine = engine;
         Requests = request.Prompts
             .Select((prompt, i) => new EngineRequest(
-                request.Prompts.Count == 1 ? request.RequestId : $"{request.RequestId}-{i}",
-                prompt, request.Sampling[i], request.Arrival, _outputs.Writer, firstChoice: i * request.N))
+                request.Prompts.Count == 1 ? responseId : $"{responseId}-{i}",
+                prompt, request.Sampling[i], request.Arrival, _outputs.Writer, firstChoice: i * request.N)
+            {
+                Trace = System.Diagnostics.Activity.Current,
+            })
             .ToArray();
         ChoiceCount = request.ChoiceCount;
         var submitted = 0;

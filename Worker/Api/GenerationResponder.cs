@@ -5,16 +5,18 @@ using Worker.Engine;
 namespace Worker.Api;
 
 /// <summary>Runs a validated request on the engine and answers with one JSON object or a server-sent event stream.</summary>
-internal static class GenerationResponder
+internal static partial class GenerationResponder
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
 
     /// <param name="timeout">--request-timeout: past it, the request is aborted wherever it is.</param>
     /// <param name="serverTiming">--enable-per-request-metrics: non-streamed responses carry a Server-Timing header.</param>
-    public static async Task RespondAsync(HttpContext http, LlmEngine engine, GenerationRequest request, IResponseFormat format, TimeSpan? timeout, bool serverTiming)
+    public static async Task RespondAsync(HttpContext http, LlmEngine engine, GenerationRequest request, IResponseFormat format, TimeSpan? timeout, bool serverTiming,
+        ILogger logger)
     {
         var header = new ResponseHeader(format.IdPrefix + request.RequestId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), request.Model);
-        using var generation = new Generation(engine, request);
+        System.Diagnostics.Activity.Current?.SetTag("request_id", header.Id);
+        using var generation = new Generation(engine, request, header.Id);
         using var deadline = new CancellationTokenSource();
         var timedOut = false;
         if (timeout is { } limit)
@@ -28,15 +30,33 @@ internal static class GenerationResponder
         }
 
         var deadlineError = () => new ApiException(504, $"The request did not finish within --request-timeout ({timeout?.TotalSeconds} s) and was aborted.", code: "request_timeout");
-        if (request.Stream)
+        try
         {
-            await StreamAsync(http, generation, request, header, format, () => timedOut ? deadlineError() : null);
+            if (request.Stream)
+            {
+                await StreamAsync(http, generation, request, header, format, () => timedOut ? deadlineError() : null);
+            }
+            else
+            {
+                await CompleteAsync(http, generation, request, header, format, serverTiming, () => timedOut ? deadlineError() : null);
+            }
         }
-        else
+        finally
         {
-            await CompleteAsync(http, generation, request, header, format, serverTiming, () => timedOut ? deadlineError() : null);
+            var finished = generation.Requests.Where(r => r.IsFinished).ToArray();
+            RequestSpans.Record(finished);
+            foreach (var sequence in finished.SelectMany(r => r.Sequences))
+            {
+                LogFinished(logger, sequence.Request.Id, sequence.Index, sequence.Finish!.Value.ToApiString(), sequence.Request.PromptTokens.Length,
+                    sequence.OutputTokenCount, sequence.CachedPromptTokens, sequence.Timeline.Preemptions.Count);
+            }
         }
     }
+
+    [LoggerMessage(10, LogLevel.Information,
+        "Request {RequestId} sequence {Sequence} finished ({FinishReason}): {PromptTokens} prompt tokens ({CachedPromptTokens} cached), {OutputTokens} output tokens, {Preemptions} preemptions.")]
+    private static partial void LogFinished(ILogger logger, string requestId, int sequence, string finishReason, int promptTokens, int outputTokens,
+        int cachedPromptTokens, int preemptions);
 
     private static async Task CompleteAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,
         bool serverTiming, Func<ApiException?> deadlineError)

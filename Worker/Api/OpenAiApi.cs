@@ -11,9 +11,9 @@ public static class OpenAiApi
     {
         var v1 = routes.MapGroup("/v1");
         v1.MapGet("/models", ListModels).WithName("ListModels").WithSummary("The served model names.");
-        v1.MapPost("/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options) => GenerateAsync(http, host, options, CompletionRequestReader.Read, CompletionFormat.Instance))
+        v1.MapPost("/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs) => GenerateAsync(http, host, options, logs, CompletionRequestReader.Read, CompletionFormat.Instance))
             .WithName("CreateCompletion").WithSummary("Text completion, streamed or not.");
-        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options) => GenerateAsync(http, host, options, ChatRequestReader.Read, ChatFormat.Instance))
+        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs) => GenerateAsync(http, host, options, logs, ChatRequestReader.Read, ChatFormat.Instance))
             .WithName("CreateChatCompletion").WithSummary("Chat completion with the model's chat template, streamed or not.");
         routes.MapGet("/engine/stats", (EngineHost host) => host.Engine is { } engine ? Results.Ok(engine.Snapshot) : NotLoaded().ToResult())
             .WithName("EngineStats").WithSummary("The engine's own counts: running, waiting, active requests, live generators.");
@@ -45,10 +45,12 @@ public static class OpenAiApi
 
     private delegate GenerationRequest RequestReader(JsonFields fields, RequestContext context);
 
-    private static async Task GenerateAsync(HttpContext http, EngineHost host, IOptions<ServeOptions> options, RequestReader read, IResponseFormat format)
+    private static async Task GenerateAsync(HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs, RequestReader read, IResponseFormat format)
     {
         // vLLM's arrival time: before the body is parsed and the prompt tokenized, so TTFT and E2E include both.
         var arrival = RequestArrival.Now();
+        var logger = logs.CreateLogger(typeof(OpenAiApi));
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = format.IdPrefix + RequestIds.Get(http) });
         try
         {
             var engine = host.Engine ?? throw (host.IsSleeping ? Sleeping() : NotLoaded());
@@ -61,7 +63,7 @@ public static class OpenAiApi
             var settings = options.Value;
             var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, engine.Model, settings.EnablePerRequestMetrics));
             await GenerationResponder.RespondAsync(http, engine, request, format,
-                settings.RequestTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null, settings.EnablePerRequestMetrics);
+                settings.RequestTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null, settings.EnablePerRequestMetrics, logger);
         }
         catch (ApiException e) when (!http.Response.HasStarted)
         {

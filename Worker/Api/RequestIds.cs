@@ -10,8 +10,11 @@ internal static class RequestIds
 {
     public const string Header = "X-Request-Id";
 
-    /// <summary>Long enough for a UUID with a prefix; short enough to fit an exemplar's label budget.</summary>
-    public const int MaxLength = 64;
+    /// <summary>
+    /// Long enough for a UUID; short enough that "chatcmpl-&lt;id&gt;-&lt;prompt&gt;" fits an exemplar's 128-character label
+    /// budget beside trace_id and span_id (63 characters with their names, leaving 55 for request_id's).
+    /// </summary>
+    public const int MaxLength = 40;
 
     private const string ItemKey = "vellum.request_id";
 
@@ -29,6 +32,11 @@ internal static class RequestIds
         var id = given.Length > 0 ? given : NewId();
         http.Items[ItemKey] = id;
         http.Response.Headers[Header] = id;
+        // The request's span, so a client can find its trace (W3C Trace Context, as traceparent came in).
+        if (System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } span)
+        {
+            http.Response.Headers["traceparent"] = span.Id;
+        }
         await next(http);
     });
 

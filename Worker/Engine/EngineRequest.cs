@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Worker.Engine;
@@ -26,12 +27,15 @@ public sealed class EngineRequest
 
     public RequestArrival Arrival { get; }
 
+    /// <summary>The API's span for the request: metrics recorded for it carry its trace as exemplars.</summary>
+    public Activity? Trace { get; init; }
+
     /// <summary>Read these only after the sequence's finish has arrived on the output channel.</summary>
     public IReadOnlyList<Sequence> Sequences { get; }
 
     internal ChannelWriter<SequenceOutput> Output { get; }
 
-    internal bool IsFinished => Sequences.All(s => s.Finish is not null);
+    public bool IsFinished => Sequences.All(s => s.Finish is not null);
 
     /// <summary>Still counts against the queue limits: some sequence has never been scheduled.</summary>
     internal bool IsQueued => Sequences.Any(s => s.Finish is null && s.Timeline.FirstScheduled == 0);

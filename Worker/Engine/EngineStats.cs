@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Worker.Engine;
 
 /// <summary>
@@ -24,13 +26,15 @@ public sealed record StepStats(
 
 /// <summary>A sequence's first token: its prefill is complete.</summary>
 /// <param name="TimeToFirstToken">Arrival (before tokenization) to the first token.</param>
-public sealed record FirstTokenStats(string RequestId, double TimeToFirstToken, int PromptTokens, int CachedPromptTokens);
+/// <param name="Trace">The request's span, for exemplars that point at its trace.</param>
+public sealed record FirstTokenStats(string RequestId, Activity? Trace, double TimeToFirstToken, int PromptTokens, int CachedPromptTokens);
 
-public sealed record TokenLatency(string RequestId, double Seconds);
+public sealed record TokenLatency(string RequestId, Activity? Trace, double Seconds);
 
 /// <summary>A finished sequence (one of a request's n), as vLLM's FinishedRequestStats.</summary>
 public sealed record FinishedSequenceStats(
     string RequestId,
+    Activity? Trace,
     FinishReason Reason,
     double EndToEnd,
     double? Queue,
@@ -46,7 +50,7 @@ public sealed record FinishedSequenceStats(
     bool Corrupted);
 
 /// <summary>A request whose n sequences have all finished.</summary>
-public sealed record FinishedRequestStats(string RequestId, int N, int MaxGenerationTokens);
+public sealed record FinishedRequestStats(string RequestId, Activity? Trace, int N, int MaxGenerationTokens);
 
 /// <summary>One model forward for one sequence: tokens fed, and the cache length after it.</summary>
 public readonly record struct ForwardPass(int TokensFed, int ContextLength);

@@ -30,12 +30,12 @@ internal sealed class StepStatsBuilder
             var prompt = sequence.Request.PromptTokens.Length;
             _promptTokensComputed += prompt - sequence.CachedPromptTokens;
             // TTFT: arrival (API, before tokenization) → first token.
-            _firstTokens.Add(new FirstTokenStats(sequence.Request.Id, Seconds(sequence.Request.Arrival.Timestamp, now), prompt, sequence.CachedPromptTokens));
+            _firstTokens.Add(new FirstTokenStats(sequence.Request.Id, sequence.Request.Trace, Seconds(sequence.Request.Arrival.Timestamp, now), prompt, sequence.CachedPromptTokens));
         }
         else
         {
             // ITL: previous token → this token.
-            _latencies.Add(new TokenLatency(sequence.Request.Id, Seconds(timeline.LastToken, now)));
+            _latencies.Add(new TokenLatency(sequence.Request.Id, sequence.Request.Trace, Seconds(timeline.LastToken, now)));
         }
     }
 
@@ -47,6 +47,7 @@ internal sealed class StepStatsBuilder
         var decode = Between(t.FirstToken, t.LastToken);                                // first token → last token
         _finished.Add(new FinishedSequenceStats(
             sequence.Request.Id,
+            sequence.Request.Trace,
             sequence.Finish!.Value,
             EndToEnd: Seconds(sequence.Request.Arrival.Timestamp, t.LastToken != 0 ? t.LastToken : now), // arrival → final output
             Queue: Between(t.Queued, t.FirstScheduled),                                  // queued → first scheduled
@@ -62,7 +63,7 @@ internal sealed class StepStatsBuilder
             Corrupted: sequence.SawNaN));
         if (sequence.Request.IsFinished)
         {
-            _finishedRequests.Add(new FinishedRequestStats(sequence.Request.Id, sequence.Request.Parameters.N, sequence.Request.Sequences.Max(s => s.OutputTokenCount)));
+            _finishedRequests.Add(new FinishedRequestStats(sequence.Request.Id, sequence.Request.Trace, sequence.Request.Parameters.N, sequence.Request.Sequences.Max(s => s.OutputTokenCount)));
         }
     }
 

@@ -17,11 +17,11 @@ public sealed class VllmMetrics : IEngineStatsSink
     private readonly MetricsPolicy _policy;
     private readonly ModelCost _cost;
     private readonly KeyValuePair<string, object?>[] _labels;
-    private readonly Counter<long> _prefixQueries, _prefixHits, _preemptions, _promptTokens, _promptTokensBySource, _promptTokensCached,
+    private readonly Counter<long> _prefixQueries, _prefixHits, _gpuPrefixQueries, _gpuPrefixHits, _preemptions, _promptTokens, _promptTokensBySource, _promptTokensCached,
         _generationTokens, _requestSuccess, _corrupted;
     private readonly Counter<double> _flops, _readBytes, _writeBytes;
     private readonly Histogram<double> _requestPromptTokens, _requestGenerationTokens, _iterationTokens, _maxNumGenerationTokens, _paramsN,
-        _paramsMaxTokens, _ttft, _itl, _tpot, _e2e, _queue, _inference, _prefill, _decode, _prefillKvComputed, _numPreemptions,
+        _paramsMaxTokens, _ttft, _itl, _timePerOutputToken, _tpot, _e2e, _queue, _inference, _prefill, _decode, _prefillKvComputed, _numPreemptions,
         _blockLifetime, _blockIdle, _blockReuseGap;
 
     public VllmMetrics(IMeterFactory meterFactory, MetricsPolicy policy, string modelName, IEngineState state, ModelCost cost)
@@ -46,6 +46,7 @@ public sealed class VllmMetrics : IEngineStatsSink
             Measure(state.SleepState == SleepState.DiscardAll ? 1 : 0, ("sleep_state", "discard_all")),
         });
         meter.CreateObservableGauge(C.KvCacheUsage.Name, () => new Measurement<double>(state.Snapshot?.KvCacheUsage ?? 0, _labels));
+        meter.CreateObservableGauge(C.GpuCacheUsagePerc.Name, () => new Measurement<double>(state.Snapshot?.KvCacheUsage ?? 0, _labels));
         meter.CreateObservableGauge(C.CacheConfigInfo.Name, () => state.CacheConfig is { } config
             ? [new Measurement<int>(1, CacheConfigLabels.For(config, policy))]
             : Array.Empty<Measurement<int>>());
@@ -55,6 +56,8 @@ public sealed class VllmMetrics : IEngineStatsSink
         _corrupted = Counter(meter, C.CorruptedRequests);
         _prefixQueries = Counter(meter, C.PrefixCacheQueries);
         _prefixHits = Counter(meter, C.PrefixCacheHits);
+        _gpuPrefixQueries = Counter(meter, C.GpuPrefixCacheQueries);
+        _gpuPrefixHits = Counter(meter, C.GpuPrefixCacheHits);
         Counter(meter, C.ExternalPrefixCacheQueries);
         Counter(meter, C.ExternalPrefixCacheHits);
         Counter(meter, C.MmCacheQueries);
@@ -77,6 +80,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         _paramsMaxTokens = Histogram(meter, C.RequestParamsMaxTokens);
         _ttft = Histogram(meter, C.TimeToFirstToken);
         _itl = Histogram(meter, C.InterTokenLatency);
+        _timePerOutputToken = Histogram(meter, C.TimePerOutputToken);
         _tpot = Histogram(meter, C.RequestTimePerOutputToken);
         _e2e = Histogram(meter, C.E2eRequestLatency);
         _queue = Histogram(meter, C.RequestQueueTime);
@@ -94,33 +98,55 @@ public sealed class VllmMetrics : IEngineStatsSink
     {
         _prefixQueries.Add(stats.PrefixQueries, _labels);
         _prefixHits.Add(stats.PrefixHits, _labels);
+        _gpuPrefixQueries.Add(stats.PrefixQueries, _labels);
+        _gpuPrefixHits.Add(stats.PrefixHits, _labels);
         _preemptions.Add(stats.Preemptions, _labels);
-        _generationTokens.Add(stats.GeneratedTokens, _labels);
         if (stats.IterationTokens > 0)
         {
             _iterationTokens.Record(stats.IterationTokens, _labels);
         }
+        if (!_policy.EnableExemplars)
+        {
+            _generationTokens.Add(stats.GeneratedTokens, _labels);
+        }
 
+        // Request-level observations carry the request (and its trace) as exemplars when those are on.
         foreach (var first in stats.FirstTokens)
         {
-            _ttft.Record(first.TimeToFirstToken, _labels);
-            _promptTokens.Add(first.PromptTokens, _labels);
-            _promptTokensBySource.Add(first.PromptTokens - first.CachedPromptTokens, With("source", "local_compute"));
-            _promptTokensBySource.Add(first.CachedPromptTokens, With("source", "local_cache_hit"));
-            _promptTokensCached.Add(first.CachedPromptTokens, _labels);
+            using var _ = TraceScope.Enter(first.Trace);
+            var tags = Tags(first.RequestId);
+            _ttft.Record(first.TimeToFirstToken, tags);
+            _promptTokens.Add(first.PromptTokens, tags);
+            _promptTokensBySource.Add(first.PromptTokens - first.CachedPromptTokens, [.. tags, new("source", "local_compute")]);
+            _promptTokensBySource.Add(first.CachedPromptTokens, [.. tags, new("source", "local_cache_hit")]);
+            _promptTokensCached.Add(first.CachedPromptTokens, tags);
+            if (_policy.EnableExemplars)
+            {
+                _generationTokens.Add(1, tags);
+            }
         }
         foreach (var latency in stats.InterTokenLatencies)
         {
-            _itl.Record(latency.Seconds, _labels);
+            using var _ = TraceScope.Enter(latency.Trace);
+            var tags = Tags(latency.RequestId);
+            _itl.Record(latency.Seconds, tags);
+            _timePerOutputToken.Record(latency.Seconds, tags);
+            if (_policy.EnableExemplars)
+            {
+                _generationTokens.Add(1, tags);
+            }
         }
         foreach (var finished in stats.Finished)
         {
+            using var _ = TraceScope.Enter(finished.Trace);
             RecordFinished(finished);
         }
         foreach (var request in stats.FinishedRequests)
         {
-            _paramsN.Record(request.N, _labels);
-            _maxNumGenerationTokens.Record(request.MaxGenerationTokens, _labels);
+            using var _ = TraceScope.Enter(request.Trace);
+            var tags = Tags(request.RequestId);
+            _paramsN.Record(request.N, tags);
+            _maxNumGenerationTokens.Record(request.MaxGenerationTokens, tags);
         }
         if (_policy.EnableMfuMetrics)
         {
@@ -147,32 +173,40 @@ public sealed class VllmMetrics : IEngineStatsSink
 
     private void RecordFinished(FinishedSequenceStats finished)
     {
-        _requestSuccess.Add(1, With("finished_reason", finished.Reason.ToApiString()));
-        _e2e.Record(finished.EndToEnd, _labels);
-        _requestPromptTokens.Record(finished.PromptTokens, _labels);
-        _requestGenerationTokens.Record(finished.GenerationTokens, _labels);
-        _paramsMaxTokens.Record(finished.MaxTokens, _labels);
-        _tpot.Record(finished.TimePerOutputToken, _labels);
-        _prefillKvComputed.Record(finished.PromptTokens - finished.CachedPromptTokens, _labels);
-        _numPreemptions.Record(finished.Preemptions, _labels);
+        var tags = Tags(finished.RequestId);
+        _requestSuccess.Add(1, [.. tags, new("finished_reason", finished.Reason.ToApiString())]);
+        _e2e.Record(finished.EndToEnd, tags);
+        _requestPromptTokens.Record(finished.PromptTokens, tags);
+        _requestGenerationTokens.Record(finished.GenerationTokens, tags);
+        _paramsMaxTokens.Record(finished.MaxTokens, tags);
+        _tpot.Record(finished.TimePerOutputToken, tags);
+        _prefillKvComputed.Record(finished.PromptTokens - finished.CachedPromptTokens, tags);
+        _numPreemptions.Record(finished.Preemptions, tags);
         // Intervals exist only between events that happened: a request aborted while queued was never scheduled.
-        RecordIfKnown(_queue, finished.Queue);
-        RecordIfKnown(_prefill, finished.Prefill);
-        RecordIfKnown(_decode, finished.Decode);
-        RecordIfKnown(_inference, finished.Inference);
+        RecordIfKnown(_queue, finished.Queue, tags);
+        RecordIfKnown(_prefill, finished.Prefill, tags);
+        RecordIfKnown(_decode, finished.Decode, tags);
+        RecordIfKnown(_inference, finished.Inference, tags);
         if (finished.Corrupted)
         {
-            _corrupted.Add(1, _labels);
+            _corrupted.Add(1, tags);
         }
     }
 
-    private void RecordIfKnown(Histogram<double> histogram, double? seconds)
+    private static void RecordIfKnown(Histogram<double> histogram, double? seconds, KeyValuePair<string, object?>[] tags)
     {
         if (seconds is { } value)
         {
-            histogram.Record(value, _labels);
+            histogram.Record(value, tags);
         }
     }
+
+    /// <summary>
+    /// The series labels, plus request_id when exemplars are on: the view keeps only the catalog's label keys,
+    /// so request_id never becomes a label and the exemplar reservoir keeps it instead.
+    /// </summary>
+    private KeyValuePair<string, object?>[] Tags(string requestId) =>
+        _policy.EnableExemplars ? [.. _labels, new("request_id", requestId)] : _labels;
 
     /// <summary>A counter with every series of its enumerated labels at zero.</summary>
     private Counter<long> Counter(Meter meter, MetricFamily family)

@@ -24,6 +24,7 @@ public static class VllmFlags
         ["--request-timeout"] = "Worker:RequestTimeout",
         ["--intra-op-threads"] = "Worker:IntraOpThreads",
         ["--kv-cache-metrics-sample"] = "Metrics:KvCacheMetricsSample",
+        ["--show-hidden-metrics-for-version"] = "Metrics:ShowHiddenMetricsForVersion",
     };
 
     /// <summary>Flags that take one or more values, as vLLM's nargs="+".</summary>
@@ -40,6 +41,7 @@ public static class VllmFlags
         ["--disable-log-stats"] = "Metrics:DisableLogStats",
         ["--kv-cache-metrics"] = "Metrics:KvCacheMetrics",
         ["--enable-mfu-metrics"] = "Metrics:EnableMfuMetrics",
+        ["--enable-exemplars"] = "Metrics:EnableExemplars",
     };
 
     public static string[] ToConfigurationArgs(string[] args)
