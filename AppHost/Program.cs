@@ -6,9 +6,12 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
 
-foreach (var worker in builder.AddWorkers())
+var workers = builder.AddWorkers().ToList();
+foreach (var worker in workers)
 {
     gateway.WithWorkerDestination(worker);
 }
+
+builder.AddPrometheusAndGrafana(gateway, workers);
 
 builder.Build().Run();

@@ -44,7 +44,11 @@ public static partial class Extensions
     private static MeterProviderBuilder AddCatalogMetrics(this MeterProviderBuilder metrics, MetricsPolicy policy) =>
         metrics
             .AddMeter(MetricCatalog.VllmMeter, MetricCatalog.VellumMeter)
-            .AddView(instrument => CatalogView.Configure(instrument, policy))
+            .ConfigureServices(services => services.ConfigureOpenTelemetryMeterProvider((provider, deferred) =>
+            {
+                var meterFactory = provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+                deferred.AddView(instrument => CatalogView.Configure(instrument, policy, meterFactory));
+            }))
             .SetExemplarFilter(policy.EnableExemplars ? ExemplarFilterType.AlwaysOn : ExemplarFilterType.AlwaysOff)
             .AddPrometheusExporter(prometheus =>
             {

@@ -15,9 +15,9 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _timeToFirstByte;
     private readonly UpDownCounter<long> _inFlight;
 
-    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy)
+    public GatewayMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(policy.MeterOptions(C.VellumMeter));
+        var meter = meterFactory.Create(C.VellumMeter);
         _requests = meter.CreateCounter<long>(C.GatewayRequests.Name, description: C.GatewayRequests.Description);
         _timeToFirstByte = meter.CreateHistogram<double>(C.GatewayUpstreamTimeToFirstByte.Name, description: C.GatewayUpstreamTimeToFirstByte.Description);
         _inFlight = meter.CreateUpDownCounter<long>(C.GatewayRequestsInFlight.Name, description: C.GatewayRequestsInFlight.Description);

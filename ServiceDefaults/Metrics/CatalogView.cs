@@ -10,14 +10,19 @@ namespace ServiceDefaults.Metrics;
 /// </summary>
 public static class CatalogView
 {
-    public static MetricStreamConfiguration? Configure(Instrument instrument, MetricsPolicy policy)
+    /// <param name="meterFactory">This host's meter factory. A listener sees every meter of a name in the process, so
+    /// meters another host created (several hosts share a process in tests) are dropped, not summed into this one's.</param>
+    public static MetricStreamConfiguration? Configure(Instrument instrument, MetricsPolicy policy, IMeterFactory meterFactory)
     {
+        if (instrument.Meter.Scope is IMeterFactory owner && owner != meterFactory)
+        {
+            return MetricStreamConfiguration.Drop;
+        }
         if (instrument.Meter.Name is not (MetricCatalog.VllmMeter or MetricCatalog.VellumMeter))
         {
             return null;
         }
-        if (instrument.Meter.Tags?.Contains(policy.MeterTag) != true
-            || MetricCatalog.Find(instrument.Name) is not { } family || !policy.IsRegistered(family))
+        if (MetricCatalog.Find(instrument.Name) is not { } family || !policy.IsRegistered(family))
         {
             return MetricStreamConfiguration.Drop;
         }

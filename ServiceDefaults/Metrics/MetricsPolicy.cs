@@ -15,15 +15,6 @@ public sealed class MetricsPolicy
     private readonly List<EagerHistogramSeries> _eagerHistograms = [];
     private readonly Lock _lock = new();
 
-    /// <summary>
-    /// Meters of this pipeline carry this tag. Meter listeners see every meter of a given name in the process,
-    /// so two hosts in one process (tests) would otherwise sum each other's series.
-    /// </summary>
-    public KeyValuePair<string, object?> MeterTag { get; } = new("vellum.pipeline", Guid.NewGuid().ToString("N"));
-
-    /// <summary>The options to create a catalog meter with: its name and this pipeline's tag.</summary>
-    public System.Diagnostics.Metrics.MeterOptions MeterOptions(string name) => new(name) { Tags = [MeterTag] };
-
     /// <summary>--enable-exemplars: request ids (and trace ids) travel with measurements as exemplars.</summary>
     public bool EnableExemplars { get; init; }
 

@@ -26,7 +26,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         // The embedded model is built into a fresh cache so the run proves the first-start path.
         var cache = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"), "cache");
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            ["--Worker:DownloadDir", cache, "--Metrics:EnableExemplars", "true"], timeout.Token);
+            ["--Worker:DownloadDir", cache, "--Metrics:EnableExemplars", "true", "--LocalPrometheus", "false"], timeout.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);

@@ -1,4 +1,5 @@
 using ServiceDefaults.Metrics;
+using Tests.Support;
 
 namespace Tests.Metrics;
 
@@ -10,7 +11,7 @@ public class ReadmeMetricsTableTests
     [Fact]
     public void ReadmeMetricsTable_IsTheCatalog()
     {
-        var readme = Path.Combine(RepositoryRoot(), "README.md");
+        var readme = Path.Combine(Repository.Root, "README.md");
         var text = File.ReadAllText(readme);
         var start = text.IndexOf(Start, StringComparison.Ordinal);
         var end = text.IndexOf(End, StringComparison.Ordinal);
@@ -22,15 +23,5 @@ public class ReadmeMetricsTableTests
             File.WriteAllText(readme, expected);
         }
         Assert.Equal(expected, File.ReadAllText(readme));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Aspire.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("The repository root (Aspire.sln) was not found above the test binaries.");
     }
 }

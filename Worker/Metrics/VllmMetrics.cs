@@ -29,7 +29,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         _policy = policy;
         _cost = cost;
         _labels = [new(C.ModelName, modelName), new(C.Engine, EngineIndex)];
-        var meter = meterFactory.Create(policy.MeterOptions(C.VllmMeter));
+        var meter = meterFactory.Create(C.VllmMeter);
 
         meter.CreateObservableGauge(C.NumRequestsRunning.Name, () => Measure(state.Snapshot?.Running ?? 0));
         meter.CreateObservableGauge(C.NumRequestsWaiting.Name, () => Measure(state.Snapshot?.Waiting ?? 0));

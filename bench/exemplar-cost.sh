@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The cost of exemplars, side by side in one run on the small model: two workers, with and without
+# --enable-exemplars, served in alternating rounds at concurrency 8. Prints tokens/s per round and the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model="${MODEL_DIR:-$(mktemp -d)/small}"
+rounds="${ROUNDS:-5}"
+dotnet build -c Release Worker -v q -nologo >/dev/null
+dotnet build -c Release bench -v q -nologo >/dev/null
+[[ -f "$model/genai_config.json" ]] || dotnet Worker/bin/Release/net10.0/Worker.dll build-model --out "$model" --size small
+
+start_worker() { # port, extra flags…
+  local port=$1; shift
+  dotnet Worker/bin/Release/net10.0/Worker.dll --model "$model" --served-model-name small --urls "http://127.0.0.1:$port" "$@" >/dev/null 2>&1 &
+  echo $!
+}
+with=$(start_worker 8781 --enable-exemplars)
+without=$(start_worker 8782)
+trap 'kill $with $without 2>/dev/null || true' EXIT
+for port in 8781 8782; do until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done; done
+
+bench=bench/bin/Release/net10.0/vellum-bench
+run() { # port → output tokens/s, with a scrape every second
+  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 \
+    --scrape-url "http://127.0.0.1:$1/metrics" --scrape-rate 1 | awk '/Output token throughput/ {print $NF}'
+}
+run 8781 >/dev/null; run 8782 >/dev/null   # warm-up
+total_a=0; total_b=0
+for round in $(seq 1 "$rounds"); do
+  a=$(run 8781); b=$(run 8782)
+  total_a=$(echo "$total_a + $a" | bc); total_b=$(echo "$total_b + $b" | bc)
+  echo "round $round: with exemplars $a tok/s, without $b tok/s, ratio $(echo "scale=3; $a / $b" | bc)"
+done
+echo "all rounds: ratio $(echo "scale=3; $total_a / $total_b" | bc)"
