@@ -4,23 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model="${MODEL_DIR:-$(mktemp -d)/small}"
 rounds="${ROUNDS:-5}"
-dotnet build -c Release Worker -v q -nologo >/dev/null
-dotnet build -c Release bench -v q -nologo >/dev/null
-[[ -f "$model/genai_config.json" ]] || dotnet Worker/bin/Release/net10.0/Worker.dll build-model --out "$model" --size small
-
-start_worker() { # port, extra flags…
-  local port=$1; shift
-  dotnet Worker/bin/Release/net10.0/Worker.dll --model "$model" --served-model-name small --urls "http://127.0.0.1:$port" "$@" >/dev/null 2>&1 &
-  echo $!
-}
+source bench/lib.sh
+build_and_model
 with=$(start_worker 8781 --enable-exemplars)
 without=$(start_worker 8782)
 trap 'kill $with $without 2>/dev/null || true' EXIT
-for port in 8781 8782; do until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done; done
+wait_healthy 8781 8782
 
-bench=bench/bin/Release/net10.0/vellum-bench
 run() { # port → output tokens/s, with a scrape every second
   $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 \
     --scrape-url "http://127.0.0.1:$1/metrics" --scrape-rate 1 | awk '/Output token throughput/ {print $NF}'

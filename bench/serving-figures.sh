@@ -5,21 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model="${MODEL_DIR:-$(mktemp -d)/small}"
 port="${PORT:-8765}"
 results="${RESULTS_DIR:-bench/results}"
 mkdir -p "$results"
 
-dotnet build -c Release Worker -v q -nologo >/dev/null
-dotnet build -c Release bench -v q -nologo >/dev/null
-[[ -f "$model/genai_config.json" ]] || dotnet Worker/bin/Release/net10.0/Worker.dll build-model --out "$model" --size small
-
-dotnet Worker/bin/Release/net10.0/Worker.dll --model "$model" --served-model-name small --urls "http://127.0.0.1:$port" "$@" >"$results/worker.log" 2>&1 &
-worker=$!
+source bench/lib.sh
+build_and_model
+worker=$(start_worker "$port" "$@")
 trap 'kill $worker 2>/dev/null || true' EXIT
-until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
+wait_healthy "$port"
 
-bench=bench/bin/Release/net10.0/vellum-bench
 $bench overhead --model-dir "$model" --base-url "http://127.0.0.1:$port/v1" --model small --output-len 256 --rounds 9
 for concurrency in 1 2 4 8; do
   $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts $((concurrency * 6)) \

@@ -11,7 +11,17 @@ public sealed record Usage(int PromptTokens, int CompletionTokens)
 internal sealed record ChoiceResult(int Index, string Text, FinishReason Finish, string? StopReason);
 
 /// <summary>The id, creation time and model that every object of one response repeats.</summary>
-internal sealed record ResponseHeader(string Id, long Created, string Model);
+internal sealed record ResponseHeader(string Id, long Created, string Model)
+{
+    /// <summary>An object of this response: the header's fields and its OpenAI object type, ready for the rest.</summary>
+    public Dictionary<string, object?> Envelope(string objectName) => new()
+    {
+        ["id"] = Id,
+        ["object"] = objectName,
+        ["created"] = Created,
+        ["model"] = Model,
+    };
+}
 
 /// <summary>How one OpenAI API shapes its objects: the text completions API or the chat API.</summary>
 internal interface IResponseFormat
@@ -33,12 +43,8 @@ internal sealed class CompletionFormat : IResponseFormat
 
     public string IdPrefix => "cmpl-";
 
-    public Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new()
+    public Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new(header.Envelope("text_completion"))
     {
-        ["id"] = header.Id,
-        ["object"] = "text_completion",
-        ["created"] = header.Created,
-        ["model"] = header.Model,
         ["choices"] = choices.Select(c => new
         {
             index = c.Index,
@@ -51,12 +57,8 @@ internal sealed class CompletionFormat : IResponseFormat
     };
 
     public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField) =>
-        StreamChunks.WithOptionalUsage(new Dictionary<string, object?>
+        StreamChunks.WithOptionalUsage(new Dictionary<string, object?>(header.Envelope("text_completion"))
         {
-            ["id"] = header.Id,
-            ["object"] = "text_completion",
-            ["created"] = header.Created,
-            ["model"] = header.Model,
             ["choices"] = new[]
             {
                 new { index = choice, text, logprobs = (object?)null, finish_reason = finish?.ToApiString(), stop_reason = stopReason },
@@ -79,12 +81,8 @@ internal sealed class ChatFormat : IResponseFormat
 
     public string IdPrefix => "chatcmpl-";
 
-    public Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new()
+    public Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage) => new(header.Envelope("chat.completion"))
     {
-        ["id"] = header.Id,
-        ["object"] = "chat.completion",
-        ["created"] = header.Created,
-        ["model"] = header.Model,
         ["choices"] = choices.Select(c => new
         {
             index = c.Index,
@@ -108,12 +106,8 @@ internal sealed class ChatFormat : IResponseFormat
         {
             delta["content"] = text;
         }
-        return StreamChunks.WithOptionalUsage(new Dictionary<string, object?>
+        return StreamChunks.WithOptionalUsage(new Dictionary<string, object?>(header.Envelope("chat.completion.chunk"))
         {
-            ["id"] = header.Id,
-            ["object"] = "chat.completion.chunk",
-            ["created"] = header.Created,
-            ["model"] = header.Model,
             ["choices"] = new[]
             {
                 new { index = choice, delta, logprobs = (object?)null, finish_reason = finish?.ToApiString(), stop_reason = stopReason },
@@ -138,14 +132,8 @@ internal static class StreamChunks
 
     public static object Final(ResponseHeader header, string objectName, Usage? usage, PerRequestMetrics? metrics)
     {
-        var chunk = new Dictionary<string, object?>
-        {
-            ["id"] = header.Id,
-            ["object"] = objectName,
-            ["created"] = header.Created,
-            ["model"] = header.Model,
-            ["choices"] = Array.Empty<object>(),
-        };
+        var chunk = header.Envelope(objectName);
+        chunk["choices"] = Array.Empty<object>();
         if (usage is not null)
         {
             chunk["usage"] = CompletionFormat.UsageBody(usage);

@@ -29,8 +29,8 @@ internal static class TokenizerFiles
             ["truncation"] = null,
             ["padding"] = null,
             ["added_tokens"] = new JsonArray(
-                AddedToken(vocabulary.EndOfTextId, BpeVocabulary.EndOfText),
-                AddedToken(vocabulary.PadId, BpeVocabulary.Pad)),
+                AddedToken(BpeVocabulary.EndOfText, vocabulary.EndOfTextId),
+                AddedToken(BpeVocabulary.Pad, vocabulary.PadId)),
             ["normalizer"] = null,
             ["pre_tokenizer"] = ByteLevelSection(addPrefixSpace: false),
             ["post_processor"] = null,
@@ -62,8 +62,8 @@ internal static class TokenizerFiles
             ["clean_up_tokenization_spaces"] = false,
             ["added_tokens_decoder"] = new JsonObject
             {
-                [vocabulary.EndOfTextId.ToString()] = AddedTokenDecoder(BpeVocabulary.EndOfText),
-                [vocabulary.PadId.ToString()] = AddedTokenDecoder(BpeVocabulary.Pad),
+                [vocabulary.EndOfTextId.ToString()] = AddedToken(BpeVocabulary.EndOfText),
+                [vocabulary.PadId.ToString()] = AddedToken(BpeVocabulary.Pad),
             },
             ["chat_template"] = ChatTemplate,
         };
@@ -80,26 +80,22 @@ internal static class TokenizerFiles
         ["use_regex"] = true,
     };
 
-    private static JsonObject AddedToken(int id, string content) => new()
+    /// <summary>A special token as tokenizer.json lists it (with its id) or tokenizer_config.json does (keyed by id).</summary>
+    private static JsonObject AddedToken(string content, int? id = null)
     {
-        ["id"] = id,
-        ["content"] = content,
-        ["single_word"] = false,
-        ["lstrip"] = false,
-        ["rstrip"] = false,
-        ["normalized"] = false,
-        ["special"] = true,
-    };
-
-    private static JsonObject AddedTokenDecoder(string content) => new()
-    {
-        ["content"] = content,
-        ["single_word"] = false,
-        ["lstrip"] = false,
-        ["rstrip"] = false,
-        ["normalized"] = false,
-        ["special"] = true,
-    };
+        var token = new JsonObject();
+        if (id is { } value)
+        {
+            token["id"] = value;
+        }
+        token["content"] = content;
+        token["single_word"] = false;
+        token["lstrip"] = false;
+        token["rstrip"] = false;
+        token["normalized"] = false;
+        token["special"] = true;
+        return token;
+    }
 }
 
 internal static class JsonFiles

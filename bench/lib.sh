@@ -1,0 +1,19 @@
+# Shared by the benchmark scripts: Release builds, the small model (built once into $MODEL_DIR), and workers.
+build_and_model() {
+  model="${MODEL_DIR:-$(mktemp -d)/small}"
+  dotnet build -c Release Worker -v q -nologo >/dev/null
+  dotnet build -c Release bench -v q -nologo >/dev/null
+  [[ -f "$model/genai_config.json" ]] || dotnet Worker/bin/Release/net10.0/Worker.dll build-model --out "$model" --size small
+  bench=bench/bin/Release/net10.0/vellum-bench
+}
+
+# start_worker PORT [flags…]: starts a worker on the small model in the background and prints its pid.
+start_worker() {
+  local port=$1; shift
+  dotnet Worker/bin/Release/net10.0/Worker.dll --model "$model" --served-model-name small --urls "http://127.0.0.1:$port" "$@" >/dev/null 2>&1 &
+  echo $!
+}
+
+wait_healthy() { # PORT…
+  for port in "$@"; do until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done; done
+}
