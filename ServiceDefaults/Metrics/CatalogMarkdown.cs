@@ -15,7 +15,12 @@ public static class CatalogMarkdown
         {
             var labels = family.Name == MetricCatalog.CacheConfigInfo.Name
                 ? "engine + every CacheConfig attribute"
-                : string.Join(", ", family.Labels.Select(label => family.EnumeratedLabels.TryGetValue(label, out var values) ? $"{label} ∈ {{{string.Join(", ", values)}}}" : label));
+                : string.Join(", ", family.Labels.Select(label => label switch
+                {
+                    _ when family.EnumeratedLabels.TryGetValue(label, out var values) => $"{label} ∈ {{{string.Join(", ", values)}}}",
+                    "position" => "position ∈ {0 … K-1}",
+                    _ => label,
+                }));
             table.Append(CultureInfo.InvariantCulture, $"| `{family.ExposedName}` | {family.Kind.ToString().ToLowerInvariant()} | {labels} | {Buckets(family)} | {When(family)} | {family.Description} |\n");
         }
         return table.ToString();

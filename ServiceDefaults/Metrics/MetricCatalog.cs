@@ -171,6 +171,30 @@ public static class MetricCatalog
     public static readonly MetricFamily EstimatedWriteBytes = new("vllm:estimated_write_bytes_per_gpu_total", MetricKind.Counter,
         "Estimated bytes the model steps wrote to memory (new KV entries).", Common, MetricGroup.Mfu);
 
+    // --- speculative decoding (--speculative-config) ---
+    public static readonly MetricFamily SpecDecodeNumDrafts = new("vllm:spec_decode_num_drafts", MetricKind.Counter,
+        "Draft-then-verify rounds (one per sequence per step that carried guesses). Mean acceptance length = 1 + accepted / drafts.",
+        Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding);
+
+    public static readonly MetricFamily SpecDecodeNumDraftTokens = new("vllm:spec_decode_num_draft_tokens", MetricKind.Counter,
+        "Guessed tokens proposed for verification.", Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding);
+
+    public static readonly MetricFamily SpecDecodeNumAcceptedTokens = new("vllm:spec_decode_num_accepted_tokens", MetricKind.Counter,
+        "Guessed tokens the target accepted. Acceptance rate = accepted / draft tokens.", Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding);
+
+    /// <summary>Positions "0".."K-1" exist from start-up; K is num_speculative_tokens.</summary>
+    public static readonly MetricFamily SpecDecodeNumAcceptedTokensPerPos = new("vllm:spec_decode_num_accepted_tokens_per_pos", MetricKind.Counter,
+        "Accepted guesses by position in the round: a round accepting a guesses counts positions 0 to a-1 once each.",
+        With("position"), MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding);
+
+    public static readonly MetricFamily SpecDecodeDraftTime = new("vellum_spec_decode_draft_seconds", MetricKind.Histogram,
+        "Time to propose the guesses of one round (draft model passes or n-gram lookup).",
+        Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding, Buckets.SpeculationRound);
+
+    public static readonly MetricFamily SpecDecodeVerifyTime = new("vellum_spec_decode_verify_seconds", MetricKind.Histogram,
+        "Time for the target to verify one round's guesses in one pass and accept or correct them.",
+        Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding, Buckets.SpeculationRound);
+
     // --- vLLM's retired names, kept as hidden aliases for the dashboards and routers that still query them:
     // deprecated in 0.1, hidden from 0.2 unless --show-hidden-metrics-for-version=0.1, removed in 0.3. ---
     private static readonly Version AliasesDeprecatedIn = new(0, 1);
@@ -213,6 +237,8 @@ public static class MetricCatalog
         RequestPrefillTime, RequestDecodeTime, RequestPrefillKvComputedTokens, RequestNumPreemptions, AdmissionRejections,
         KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, CacheConfigInfo,
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
+        SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,
+        SpecDecodeDraftTime, SpecDecodeVerifyTime,
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight,
     ];
@@ -221,6 +247,6 @@ public static class MetricCatalog
 
     public static MetricFamily? Find(string instrumentName) => ByName.GetValueOrDefault(instrumentName);
 
-    /// <summary>The meter a family is recorded on.</summary>
-    public static string MeterOf(MetricFamily family) => family.Group == MetricGroup.Gateway ? VellumMeter : VllmMeter;
+    /// <summary>The meter a family is recorded on: vLLM's names on "vllm", the project's own on "vellum".</summary>
+    public static string MeterOf(MetricFamily family) => family.Name.StartsWith("vllm:", StringComparison.Ordinal) ? VllmMeter : VellumMeter;
 }

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Engine;
+using Worker.Engine.Speculation;
 using Worker.Runner;
 
 namespace Tests.Support;
@@ -10,12 +11,31 @@ public sealed class EngineHarness : IDisposable
 {
     private readonly LoadedModel _model;
 
+    private readonly LoadedModel? _draft;
+
+    /// <param name="speculativeConfig">--speculative-config JSON; a draft_model without "model" uses the tiny model's draft.</param>
     public EngineHarness(int maxNumSeqs = 8, int? blocks = null, int blockSize = 16, bool prefixCaching = true,
-        int? maxQueuedRequests = null, long? maxQueuedTokens = null)
+        int? maxQueuedRequests = null, long? maxQueuedTokens = null, string? speculativeConfig = null)
     {
         _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
-        var cache = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, blockSize, 64L << 20, blocks, prefixCaching);
-        Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens), NullLogger<LlmEngine>.Instance);
+        SpeculativeDecoding? speculation = null;
+        if (speculativeConfig is not null)
+        {
+            var config = SpeculativeConfig.Parse(speculativeConfig, TinyModel.Directory);
+            IDraftProposer proposer;
+            if (config.DraftModel is { } draftPath)
+            {
+                _draft = LoadedModel.Load(draftPath, "cpu", _model.MaxModelLength);
+                proposer = new DraftModelProposer(_draft);
+            }
+            else
+            {
+                proposer = new NgramProposer(config.PromptLookupMax, config.PromptLookupMin);
+            }
+            speculation = new SpeculativeDecoding(proposer, config.NumSpeculativeTokens);
+        }
+        var cache = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, blockSize, 64L << 20, blocks, prefixCaching, draft: _draft?.Folder);
+        Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens, Speculation: speculation), NullLogger<LlmEngine>.Instance);
     }
 
     public LlmEngine Engine { get; }
@@ -53,6 +73,7 @@ public sealed class EngineHarness : IDisposable
     {
         Engine.Dispose();
         _model.Dispose();
+        _draft?.Dispose();
     }
 }
 

@@ -9,7 +9,8 @@ namespace Worker.Api;
 /// arrival; generation = last token − first token; mean ITL = generation ÷ (tokens − 1) over all sequences;
 /// tokens per second = output tokens ÷ (last token − arrival).
 /// </summary>
-internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond)
+internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond,
+    object? SpeculativeDecoding)
 {
     public static PerRequestMetrics From(IReadOnlyList<EngineRequest> requests)
     {
@@ -26,17 +27,49 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
             TimeToFirstTokenMs: SequenceTimeline.Seconds(arrival, firstToken) * 1000,
             GenerationMs: SequenceTimeline.Seconds(firstToken, lastToken) * 1000,
             MeanItlMs: decodeIntervals == 0 ? 0 : decodeSeconds / decodeIntervals * 1000,
-            TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd);
+            TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd,
+            SpeculativeDecoding: Speculation(sequences));
     }
 
-    public object ToBody() => new
+    /// <summary>vLLM's per-request spec-decode statistics (PR #48915's shape), over the response's sequences.</summary>
+    private static object? Speculation(IReadOnlyList<Sequence> sequences)
     {
-        time_to_first_token_ms = Math.Round(TimeToFirstTokenMs, 3),
-        generation_time_ms = Math.Round(GenerationMs, 3),
-        queue_time_ms = Math.Round(QueueMs, 3),
-        mean_itl_ms = Math.Round(MeanItlMs, 3),
-        tokens_per_second = Math.Round(TokensPerSecond, 3),
-    };
+        var rounds = sequences.Sum(s => s.Speculation.Rounds);
+        if (rounds == 0)
+        {
+            return null;
+        }
+        var draftTokens = sequences.Sum(s => s.Speculation.DraftTokens);
+        var accepted = sequences.Sum(s => s.Speculation.AcceptedTokens);
+        var positions = sequences.Max(s => s.Speculation.AcceptedAtPosition.Count);
+        return new
+        {
+            num_spec_steps = rounds,
+            num_draft_tokens = draftTokens,
+            num_accepted_tokens = accepted,
+            draft_acceptance_rate = draftTokens == 0 ? 0 : Math.Round((double)accepted / draftTokens, 4),
+            mean_acceptance_length = Math.Round(1 + (double)accepted / rounds, 4),
+            accepted_per_position = Enumerable.Range(0, positions)
+                .Select(p => sequences.Sum(s => p < s.Speculation.AcceptedAtPosition.Count ? s.Speculation.AcceptedAtPosition[p] : 0)).ToArray(),
+        };
+    }
+
+    public Dictionary<string, object?> ToBody()
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["time_to_first_token_ms"] = Math.Round(TimeToFirstTokenMs, 3),
+            ["generation_time_ms"] = Math.Round(GenerationMs, 3),
+            ["queue_time_ms"] = Math.Round(QueueMs, 3),
+            ["mean_itl_ms"] = Math.Round(MeanItlMs, 3),
+            ["tokens_per_second"] = Math.Round(TokensPerSecond, 3),
+        };
+        if (SpeculativeDecoding is not null)
+        {
+            body["speculative_decoding"] = SpeculativeDecoding;
+        }
+        return body;
+    }
 
     /// <summary>The W3C Server-Timing header: browsers' and proxies' tools show it without parsing the body.</summary>
     public string ToServerTiming() => string.Create(CultureInfo.InvariantCulture,

@@ -5,6 +5,7 @@ using ServiceDefaults.Metrics;
 using Worker.Metrics;
 using Worker.Models;
 using Worker.Options;
+using Worker.Engine.Speculation;
 using Worker.Runner;
 
 namespace Worker.Engine;
@@ -26,6 +27,7 @@ public sealed partial class EngineHost(
     private readonly Dictionary<string, long> _pastRejections = [];
     private volatile LlmEngine? _engine;
     private LoadedModel? _model;
+    private LoadedModel? _draftModel;
     private string? _modelPath;
     private Dictionary<string, byte[]>? _offloadedWeights;
     private IReadOnlyList<IEngineStatsSink> _statsSinks = [];
@@ -121,31 +123,54 @@ public sealed partial class EngineHost(
     {
         var settings = options.Value;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, _modelPath!);
         _model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
+        var speculation = StartSpeculation(speculativeConfig, settings);
         CacheConfig = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, _modelPath!),
-            settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization);
+            settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization, _draftModel?.Folder);
         var policy = metricsPolicy ?? new MetricsPolicy();
+        if (speculation is not null)
+        {
+            policy.Enable(MetricCondition.SpeculativeDecoding);
+        }
         var engineOptions = new EngineOptions(settings.MaxNumSeqs, CacheConfig, settings.MaxNumQueuedRequests, settings.MaxNumQueuedTokens,
             KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
-            CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests));
+            CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
+            Speculation: speculation);
         if (_statsSinks.Count == 0 && !policy.DisableLogStats)
         {
-            _statsSinks = CreateStatsSinks(policy, _model);
+            _statsSinks = CreateStatsSinks(policy, _model, speculation?.NumSpeculativeTokens);
         }
         _engine = new LlmEngine(_model, engineOptions, loggerFactory.CreateLogger<LlmEngine>(), _statsSinks);
         Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], _model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
     }
 
+    /// <summary>The proposer --speculative-config asks for; a draft model is loaded beside the target and checked against it.</summary>
+    private SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, ServeOptions settings)
+    {
+        if (config is null)
+        {
+            return null;
+        }
+        if (config.Method == SpeculativeConfig.NgramMethod)
+        {
+            return new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens);
+        }
+        SpeculativeConfig.CheckDraftMatches(_model!.Folder, ModelFolder.Read(config.DraftModel!), _model.MaxModelLength);
+        _draftModel = LoadedModel.Load(config.DraftModel!, settings.Device, _model.MaxModelLength, settings.IntraOpThreads);
+        return new SpeculativeDecoding(new DraftModelProposer(_draftModel), config.NumSpeculativeTokens);
+    }
+
     /// <summary>The metrics recorder and the periodic log line, created once: counters carry on across sleeps.</summary>
-    private IReadOnlyList<IEngineStatsSink> CreateStatsSinks(MetricsPolicy policy, LoadedModel model)
+    private IReadOnlyList<IEngineStatsSink> CreateStatsSinks(MetricsPolicy policy, LoadedModel model, int? speculativeTokens)
     {
         var sinks = new List<IEngineStatsSink>();
         if (meterFactory is not null)
         {
             // The 1-2-5 token buckets depend on max_model_len: known now, before the instruments exist.
             policy.MaxModelLength = model.MaxModelLength;
-            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, ModelCost.From(model.Folder)));
+            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, ModelCost.From(model.Folder), speculativeTokens));
         }
         _statsLogger = new StatsLogger(loggerFactory.CreateLogger<StatsLogger>(), this, TimeProvider.System, StatsLogger.IntervalFromEnvironment());
         sinks.Add(_statsLogger);
@@ -165,6 +190,8 @@ public sealed partial class EngineHost(
         }
         _model?.Dispose();
         _model = null;
+        _draftModel?.Dispose();
+        _draftModel = null;
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>

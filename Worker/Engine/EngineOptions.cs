@@ -9,7 +9,11 @@ public sealed record EngineOptions(
     int? MaxNumQueuedRequests,
     long? MaxNumQueuedTokens,
     double KvBlockSampleRate = 0,
-    bool CheckLogitsForNaN = false);
+    bool CheckLogitsForNaN = false,
+    SpeculativeDecoding? Speculation = null);
+
+/// <summary>Speculative decoding as the engine runs it: who proposes, and how many tokens per round at most.</summary>
+public sealed record SpeculativeDecoding(Speculation.IDraftProposer Proposer, int NumSpeculativeTokens);
 
 /// <summary>The engine refused a request at the door; the API answers 503 with Retry-After.</summary>
 public sealed class EngineOverloadedException(string reason, string message) : Exception(message)

@@ -18,7 +18,8 @@ public sealed record StepStats(
     IReadOnlyList<FinishedSequenceStats> Finished,
     IReadOnlyList<FinishedRequestStats> FinishedRequests,
     IReadOnlyList<ForwardPass> ForwardPasses,
-    IReadOnlyList<KvBlockEvent> KvBlockEvents)
+    IReadOnlyList<KvBlockEvent> KvBlockEvents,
+    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds)
 {
     /// <summary>Tokens the step computed: prompt tokens not served from cache, plus the tokens it generated.</summary>
     public int IterationTokens => PromptTokensComputed + GeneratedTokens;
@@ -48,6 +49,9 @@ public sealed record FinishedSequenceStats(
     int MaxTokens,
     int Preemptions,
     bool Corrupted);
+
+/// <summary>One draft-then-verify round of one sequence: guesses proposed and accepted, and where the time went.</summary>
+public sealed record SpeculativeRoundStats(string RequestId, Activity? Trace, int Proposed, int Accepted, double DraftSeconds, double VerifySeconds);
 
 /// <summary>A request whose n sequences have all finished.</summary>
 public sealed record FinishedRequestStats(string RequestId, Activity? Trace, int N, int MaxGenerationTokens);

@@ -23,10 +23,11 @@ public sealed record KvCacheConfig(
     /// Blocks from a memory budget: 2 (key and value) × layers × KV heads × head size × dtype size × block size
     /// bytes per block, read from the model's genai_config.json. An explicit block count overrides the budget.
     /// </summary>
+    /// <param name="draft">A draft model for speculative decoding: every token also sits in its cache, so a block costs both.</param>
     public static KvCacheConfig Create(ModelFolder model, int maxModelLength, int blockSize, long memoryBytes, int? blocksOverride, bool prefixCaching,
-        double gpuMemoryUtilization = 0.9)
+        double gpuMemoryUtilization = 0.9, ModelFolder? draft = null)
     {
-        var bytesPerBlock = 2L * model.Layers * model.KvHeads * model.HeadSize * CacheDtypeBytes * blockSize;
+        var bytesPerBlock = (KvBytesPerToken(model) + (draft is null ? 0 : KvBytesPerToken(draft))) * blockSize;
         var totalBlocks = blocksOverride ?? (int)Math.Min(int.MaxValue, memoryBytes / bytesPerBlock);
         var config = new KvCacheConfig(blockSize, totalBlocks, bytesPerBlock, memoryBytes, prefixCaching, model.SharesPastPresentBuffer,
             maxModelLength, blocksOverride, gpuMemoryUtilization);
@@ -40,4 +41,6 @@ public sealed record KvCacheConfig(
         }
         return config;
     }
+
+    private static long KvBytesPerToken(ModelFolder model) => 2L * model.Layers * model.KvHeads * model.HeadSize * CacheDtypeBytes;
 }

@@ -43,7 +43,8 @@ public sealed partial class LlmEngine : IDisposable
         _options = options;
         _statsSinks = statsSinks ?? [];
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
-        _scheduler = new Scheduler(options.MaxNumSeqs, options.Cache, model.MaxModelLength, _blockSampler);
+        _scheduler = new Scheduler(options.MaxNumSeqs, options.Cache, model.MaxModelLength, _blockSampler,
+            options.Speculation?.NumSpeculativeTokens ?? 0, options.Speculation is { } speculation ? speculation.Proposer.Release : null);
         _logger = logger;
         _snapshot = TakeSnapshot();
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
@@ -148,13 +149,13 @@ public sealed partial class LlmEngine : IDisposable
             sequence.Detokenizer ??= _model.CreateTokenizerStream();
         }
 
-        var tokens = new int[running.Length];
+        var rounds = new SpeculativeRound[running.Length];
         var errors = new Exception?[running.Length];
         void Compute(int i)
         {
             try
             {
-                tokens[i] = running[i].ComputeNextToken(_model, _options.CheckLogitsForNaN);
+                rounds[i] = Advance(running[i]);
             }
             catch (Exception e)
             {
@@ -187,20 +188,55 @@ public sealed partial class LlmEngine : IDisposable
             {
                 continue; // ended with its request during this loop
             }
+            var round = rounds[i];
+            var output = AcceptTokens(sequence, round.Tokens);
             _stats.ForwardPass(sequence.LastTokensFed, sequence.CachedTokenCount);
-            _stats.TokenGenerated(sequence, stepDone);
+            _stats.TokensGenerated(sequence, stepDone, output.NewTokens);
+            if (round.Proposed > 0)
+            {
+                _stats.SpeculativeRound(sequence, round.Proposed, round.Accepted, round.DraftSeconds, round.VerifySeconds);
+            }
             if (sequence.Timeline.FirstToken == 0)
             {
                 sequence.Timeline.FirstToken = stepDone;
             }
             sequence.Timeline.LastToken = stepDone;
-            var output = sequence.AcceptToken(tokens[i], _model.Folder.EosTokenIds, _model.MaxModelLength);
             if (output.Finish is { } reason)
             {
                 FinishSequence(sequence, reason);
             }
             sequence.Request.Output.TryWrite(output);
         }
+    }
+
+    /// <summary>
+    /// One token by the target alone, or a speculative round when speculation is on and the sequence has room for
+    /// guesses (they must fit before max_model_len and max_tokens).
+    /// </summary>
+    private SpeculativeRound Advance(Sequence sequence)
+    {
+        if (_options.Speculation is { } speculation)
+        {
+            var room = Math.Min(_model.MaxModelLength - 1 - sequence.Tokens.Count, sequence.Request.Parameters.MaxTokens - sequence.OutputTokenCount - 1);
+            var k = Math.Min(speculation.NumSpeculativeTokens, room);
+            if (k > 0)
+            {
+                return sequence.ComputeSpeculative(_model, speculation.Proposer, k, _options.CheckLogitsForNaN);
+            }
+        }
+        return new SpeculativeRound([sequence.ComputeNextToken(_model, _options.CheckLogitsForNaN)], 0, 0, 0, 0);
+    }
+
+    /// <summary>Takes a step's tokens in order until one ends the sequence; one output carries them all.</summary>
+    private SequenceOutput AcceptTokens(Sequence sequence, int[] tokens)
+    {
+        var output = sequence.AcceptToken(tokens[0], _model.Folder.EosTokenIds, _model.MaxModelLength);
+        for (var t = 1; t < tokens.Length && output.Finish is null; t++)
+        {
+            var next = sequence.AcceptToken(tokens[t], _model.Folder.EosTokenIds, _model.MaxModelLength);
+            output = next with { Text = output.Text + next.Text, NewTokens = output.NewTokens + next.NewTokens };
+        }
+        return output;
     }
 
     /// <summary>Requests whose every sequence has been scheduled (or ended) no longer count against the queue limits.</summary>
@@ -273,7 +309,8 @@ public sealed partial class LlmEngine : IDisposable
     {
         var blocks = _scheduler.Blocks;
         return new EngineSnapshot(
-            _scheduler.Running.Count, _scheduler.WaitingCount, _active.Count, _model.LiveGenerators, _steps,
+            _scheduler.Running.Count, _scheduler.WaitingCount, _active.Count,
+            _model.LiveGenerators + ((_options.Speculation?.Proposer as Speculation.DraftModelProposer)?.Model.LiveGenerators ?? 0), _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
             new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected));

@@ -54,7 +54,7 @@ internal static class Sampler
         return order[count - 1];
     }
 
-    private static int ArgMax(ReadOnlySpan<float> logits)
+    public static int ArgMax(ReadOnlySpan<float> logits)
     {
         var best = 0;
         for (var i = 1; i < logits.Length; i++)

@@ -15,12 +15,19 @@ internal sealed class Scheduler
     private readonly int _maxNumSeqs;
     private readonly KvCacheConfig _cacheConfig;
     private readonly int _maxModelLength;
+    private readonly int _lookahead;
+    private readonly Action<Sequence> _releaseDraft;
 
-    public Scheduler(int maxNumSeqs, KvCacheConfig cacheConfig, int maxModelLength, KvBlockSampler? sampler = null)
+    /// <param name="lookahead">Tokens a step may add beyond the sequence (speculative guesses being verified): their blocks are held too.</param>
+    /// <param name="releaseDraft">Frees a sequence's draft cache when its own cache is released.</param>
+    public Scheduler(int maxNumSeqs, KvCacheConfig cacheConfig, int maxModelLength, KvBlockSampler? sampler = null, int lookahead = 0,
+        Action<Sequence>? releaseDraft = null)
     {
         _maxNumSeqs = maxNumSeqs;
         _cacheConfig = cacheConfig;
         _maxModelLength = maxModelLength;
+        _lookahead = lookahead;
+        _releaseDraft = releaseDraft ?? (_ => { });
         Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize, sampler);
         Prefixes = new PrefixPool(Blocks);
     }
@@ -57,7 +64,7 @@ internal sealed class Scheduler
         for (var i = 0; i < _running.Count; i++)
         {
             var sequence = _running[i];
-            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(sequence.Tokens.Count)))
+            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(sequence.Tokens.Count + _lookahead)))
             {
                 if (Prefixes.EvictLeastRecentlyUsed())
                 {
@@ -89,9 +96,13 @@ internal sealed class Scheduler
             _waiting.Remove(sequence);
             return;
         }
-        if (sequence.Generator is { } generator && _cacheConfig.PrefixCaching && sequence.Finish != FinishReason.Error && sequence.CachedTokenCount > 0)
+        _releaseDraft(sequence);
+        // A sequence that stopped inside a run of accepted guesses holds more in its cache than it kept: the pool
+        // lists only the kept tokens, and a later taker rewinds to at most those.
+        var cached = Math.Min(sequence.CachedTokenCount, sequence.Tokens.Count);
+        if (sequence.Generator is { } generator && _cacheConfig.PrefixCaching && sequence.Finish != FinishReason.Error && cached > 0)
         {
-            Prefixes.Add(generator, sequence.Tokens.Take(sequence.CachedTokenCount).ToArray(), sequence.Allocation);
+            Prefixes.Add(generator, sequence.Tokens.Take(cached).ToArray(), sequence.Allocation);
         }
         else
         {
@@ -108,6 +119,7 @@ internal sealed class Scheduler
     {
         foreach (var sequence in _running.ToArray())
         {
+            _releaseDraft(sequence);
             sequence.Generator?.Dispose();
             sequence.Generator = null;
             Blocks.Free(sequence.Allocation, cached: false);
@@ -125,7 +137,7 @@ internal sealed class Scheduler
         // At least one token is always computed: the next token's logits come from it.
         var common = match is { } m ? Math.Min(m.Common, tokens.Count - 1) : 0;
         var reusable = match?.Entry.Allocation.Blocks ?? 0;
-        var needed = Blocks.BlocksFor(HeldTokens(tokens.Count));
+        var needed = Blocks.BlocksFor(HeldTokens(tokens.Count + _lookahead));
         while (Blocks.FreeBlocks + reusable < needed)
         {
             if (!Prefixes.EvictLeastRecentlyUsed())
@@ -153,7 +165,7 @@ internal sealed class Scheduler
             Blocks.Free(useless.Entry.Allocation, cached: false);
         }
         sequence.CachedTokenCount = common;
-        Blocks.TryGrow(sequence.Allocation, HeldTokens(tokens.Count));
+        Blocks.TryGrow(sequence.Allocation, HeldTokens(tokens.Count + _lookahead));
 
         if (isFirstAdmission)
         {
@@ -173,6 +185,7 @@ internal sealed class Scheduler
     private void Preempt(Sequence sequence, long now)
     {
         _running.Remove(sequence);
+        _releaseDraft(sequence);
         sequence.Generator?.Dispose();
         sequence.Generator = null;
         sequence.CachedTokenCount = 0;

@@ -52,6 +52,14 @@ public sealed class Sequence
 
     internal TokenizerStream? Detokenizer { get; set; }
 
+    /// <summary>The draft model's cache (speculative decoding with a draft model), and how many tokens it holds.</summary>
+    internal SequenceGenerator? DraftGenerator { get; set; }
+
+    internal int DraftCacheLength { get; set; }
+
+    /// <summary>This sequence's speculative decoding so far, as vLLM's per-request spec-decode stats.</summary>
+    public SpeculationTally Speculation { get; } = new();
+
     /// <summary>How many tokens the latest forward pass fed.</summary>
     internal int LastTokensFed { get; private set; }
 
@@ -74,6 +82,67 @@ public sealed class Sequence
             SawNaN = HasNaN(logits);
         }
         return Sampler.Sample(logits, Request.Parameters, Random);
+    }
+
+    /// <summary>
+    /// One speculative round: the proposer guesses up to <paramref name="k"/> tokens, the target computes them in
+    /// one pass, and each position is sampled from the target's own logits with this sequence's sampler, in order:
+    /// a guess that equals the sampled token is accepted and the next position is checked; the first that differs
+    /// is replaced by the sampled token (after k accepted, the next sampled token is a bonus). Every emitted token
+    /// is the one the target alone would have sampled with the same random draws, so output is unchanged, greedy or
+    /// seeded. Returns the emitted tokens; the cache keeps the accepted ones.
+    /// </summary>
+    internal SpeculativeRound ComputeSpeculative(LoadedModel model, Speculation.IDraftProposer proposer, int k, bool checkForNaN)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var drafts = proposer.Propose(this, k);
+        var drafted = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (drafts.Length == 0)
+        {
+            return new SpeculativeRound([ComputeNextToken(model, checkForNaN)], 0, 0, 0, 0);
+        }
+
+        Generator ??= model.CreateGenerator();
+        var length = _tokens.Count;
+        var pendingCount = length - CachedTokenCount;
+        var input = new int[pendingCount + drafts.Length];
+        for (var i = 0; i < pendingCount; i++)
+        {
+            input[i] = _tokens[CachedTokenCount + i];
+        }
+        drafts.CopyTo(input, pendingCount);
+        var rows = Generator.AppendForEveryRow(input);
+        LastTokensFed = input.Length;
+        var vocab = Generator.VocabSize;
+
+        var emitted = new List<int>(drafts.Length + 1);
+        var accepted = 0;
+        for (var position = 0; position <= drafts.Length; position++)
+        {
+            var logits = rows.AsSpan((pendingCount - 1 + position) * vocab, vocab);
+            if (checkForNaN && !SawNaN)
+            {
+                SawNaN = HasNaN(logits);
+            }
+            var token = Sampler.Sample(logits, Request.Parameters, Random);
+            emitted.Add(token);
+            if (position == drafts.Length || token != drafts[position])
+            {
+                break;
+            }
+            accepted++;
+        }
+
+        // Keep the accepted guesses in the cache, drop the rest; the last emitted token is fed next step.
+        if (accepted < drafts.Length)
+        {
+            Generator.RewindTo(length + accepted);
+        }
+        CachedTokenCount = length + accepted;
+        proposer.Commit(this, length + accepted);
+        Speculation.Add(drafts.Length, accepted);
+        return new SpeculativeRound(emitted.ToArray(), drafts.Length, accepted,
+            System.Diagnostics.Stopwatch.GetElapsedTime(started, drafted).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(drafted).TotalSeconds);
     }
 
     private static bool HasNaN(ReadOnlySpan<float> values)

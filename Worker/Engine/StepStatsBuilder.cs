@@ -13,6 +13,7 @@ internal sealed class StepStatsBuilder
     private readonly List<FinishedSequenceStats> _finished = [];
     private readonly List<FinishedRequestStats> _finishedRequests = [];
     private readonly List<ForwardPass> _forwardPasses = [];
+    private readonly List<SpeculativeRoundStats> _speculativeRounds = [];
     private int _promptTokensComputed;
     private int _generatedTokens;
 
@@ -20,10 +21,17 @@ internal sealed class StepStatsBuilder
 
     public void ForwardPass(int tokensFed, int contextLength) => _forwardPasses.Add(new ForwardPass(tokensFed, contextLength));
 
-    /// <summary>A token was generated at <paramref name="now"/>; call before the timeline is updated with it.</summary>
-    public void TokenGenerated(Sequence sequence, long now)
+    public void SpeculativeRound(Sequence sequence, int proposed, int accepted, double draftSeconds, double verifySeconds) =>
+        _speculativeRounds.Add(new SpeculativeRoundStats(sequence.Request.Id, sequence.Request.Trace, proposed, accepted, draftSeconds, verifySeconds));
+
+    /// <summary>
+    /// A step gave the sequence <paramref name="count"/> tokens at <paramref name="now"/> (more than one with
+    /// speculative decoding); call before the timeline is updated with them. Like vLLM, the inter-token latency is
+    /// observed once per engine output, however many tokens it carries.
+    /// </summary>
+    public void TokensGenerated(Sequence sequence, long now, int count)
     {
-        _generatedTokens++;
+        _generatedTokens += count;
         var timeline = sequence.Timeline;
         if (timeline.FirstToken == 0)
         {
@@ -70,7 +78,9 @@ internal sealed class StepStatsBuilder
     public StepStats Build(long now, long prefixQueries, long prefixHits, int preemptions, IReadOnlyList<KvBlockEvent> kvBlockEvents)
     {
         var stats = new StepStats(now, _promptTokensComputed, _generatedTokens, prefixQueries, prefixHits, preemptions,
-            _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents);
+            _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents,
+            _speculativeRounds.ToArray());
+        _speculativeRounds.Clear();
         _firstTokens.Clear();
         _latencies.Clear();
         _finished.Clear();

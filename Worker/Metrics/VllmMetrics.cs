@@ -24,7 +24,11 @@ public sealed class VllmMetrics : IEngineStatsSink
         _paramsMaxTokens, _ttft, _itl, _timePerOutputToken, _tpot, _e2e, _queue, _inference, _prefill, _decode, _prefillKvComputed, _numPreemptions,
         _blockLifetime, _blockIdle, _blockReuseGap;
 
-    public VllmMetrics(IMeterFactory meterFactory, MetricsPolicy policy, string modelName, IEngineState state, ModelCost cost)
+    private readonly Counter<long> _specDrafts, _specDraftTokens, _specAccepted, _specAcceptedPerPosition;
+    private readonly Histogram<double> _specDraftTime, _specVerifyTime;
+
+    /// <param name="speculativeTokens">num_speculative_tokens when speculative decoding is on: positions 0..K-1 exist from start-up.</param>
+    public VllmMetrics(IMeterFactory meterFactory, MetricsPolicy policy, string modelName, IEngineState state, ModelCost cost, int? speculativeTokens = null)
     {
         _policy = policy;
         _cost = cost;
@@ -92,6 +96,18 @@ public sealed class VllmMetrics : IEngineStatsSink
         _blockLifetime = Histogram(meter, C.KvBlockLifetime);
         _blockIdle = Histogram(meter, C.KvBlockIdleBeforeEvict);
         _blockReuseGap = Histogram(meter, C.KvBlockReuseGap);
+
+        _specDrafts = Counter(meter, C.SpecDecodeNumDrafts);
+        _specDraftTokens = Counter(meter, C.SpecDecodeNumDraftTokens);
+        _specAccepted = Counter(meter, C.SpecDecodeNumAcceptedTokens);
+        _specAcceptedPerPosition = meter.CreateCounter<long>(C.SpecDecodeNumAcceptedTokensPerPos.Name, description: C.SpecDecodeNumAcceptedTokensPerPos.Description);
+        for (var position = 0; position < (speculativeTokens ?? 0); position++)
+        {
+            _specAcceptedPerPosition.Add(0, Position(position));
+        }
+        var projectMeter = meterFactory.Create(C.VellumMeter);
+        _specDraftTime = Histogram(projectMeter, C.SpecDecodeDraftTime);
+        _specVerifyTime = Histogram(projectMeter, C.SpecDecodeVerifyTime);
     }
 
     public void Record(StepStats stats)
@@ -156,6 +172,20 @@ public sealed class VllmMetrics : IEngineStatsSink
                 _readBytes.Add(_cost.ReadBytes(pass.ContextLength), _labels);
                 _writeBytes.Add(_cost.WriteBytes(pass.TokensFed), _labels);
             }
+        }
+        foreach (var round in stats.SpeculativeRounds)
+        {
+            using var _ = TraceScope.Enter(round.Trace);
+            var tags = Tags(round.RequestId);
+            _specDrafts.Add(1, tags);
+            _specDraftTokens.Add(round.Proposed, tags);
+            _specAccepted.Add(round.Accepted, tags);
+            for (var position = 0; position < round.Accepted; position++)
+            {
+                _specAcceptedPerPosition.Add(1, Position(position));
+            }
+            _specDraftTime.Record(round.DraftSeconds, tags);
+            _specVerifyTime.Record(round.VerifySeconds, tags);
         }
         foreach (var block in stats.KvBlockEvents)
         {
@@ -243,6 +273,8 @@ public sealed class VllmMetrics : IEngineStatsSink
             : family.EnumeratedLabels.Single().Value.Select(value => With(family.EnumeratedLabels.Single().Key, value));
 
     private KeyValuePair<string, object?>[] With(string key, string value) => [.. _labels, new(key, value)];
+
+    private KeyValuePair<string, object?>[] Position(int position) => With("position", position.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private Measurement<long> Measure(long value, params (string Key, string Value)[] extra) =>
         new(value, [.. _labels, .. extra.Select(e => new KeyValuePair<string, object?>(e.Key, e.Value))]);

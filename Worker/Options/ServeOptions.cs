@@ -57,6 +57,12 @@ public sealed class ServeOptions
     /// </summary>
     public int? IntraOpThreads { get; set; }
 
+    /// <summary>
+    /// --speculative-config: JSON, as vLLM takes it: {"method":"draft_model","model":PATH,"num_speculative_tokens":K}
+    /// or {"method":"ngram","num_speculative_tokens":K,"prompt_lookup_max":N,"prompt_lookup_min":M}.
+    /// </summary>
+    public string? SpeculativeConfig { get; set; }
+
     /// <summary>--download-dir: where built models are cached. Default: $XDG_CACHE_HOME/vellum or ~/.cache/vellum.</summary>
     public string? DownloadDir { get; set; }
 }

@@ -23,6 +23,7 @@ public static class VllmFlags
         ["--max-num-queued-tokens"] = "Worker:MaxNumQueuedTokens",
         ["--request-timeout"] = "Worker:RequestTimeout",
         ["--intra-op-threads"] = "Worker:IntraOpThreads",
+        ["--speculative-config"] = "Worker:SpeculativeConfig",
         ["--kv-cache-metrics-sample"] = "Metrics:KvCacheMetricsSample",
         ["--show-hidden-metrics-for-version"] = "Metrics:ShowHiddenMetricsForVersion",
     };

@@ -37,6 +37,17 @@ public sealed class SequenceGenerator : IDisposable
         return _lastLogits;
     }
 
+    /// <summary>Runs the model over <paramref name="tokens"/> and returns the logits after each of them, row by row.</summary>
+    public float[] AppendForEveryRow(scoped ReadOnlySpan<int> tokens)
+    {
+        _generator.AppendTokens(tokens);
+        using var logits = _generator.GetOutput("logits");
+        var all = logits.GetData<float>();
+        return all.Slice(all.Length - tokens.Length * _lastLogits.Length).ToArray();
+    }
+
+    public int VocabSize => _lastLogits.Length;
+
     /// <summary>Drops every cached token after the first <paramref name="tokens"/>; appending after it is exact.</summary>
     public void RewindTo(int tokens) => _generator.RewindTo((ulong)tokens);
 

@@ -1,0 +1,84 @@
+using Tests.Support;
+using Worker.Engine;
+
+namespace Tests.Speculation;
+
+/// <summary>Speculative decoding changes how fast tokens come, never which tokens come.</summary>
+public class SpeculativeDecodingTests
+{
+    private static readonly string[] Prompts =
+    [
+        "The cat sat by the window and watched the rain.",
+        "A good server answers every request.",
+        "user: What is the capital of France?\nassistant:",
+        "The river ran through the valley and past the old mill.",
+        "When two models agree, the fast one can guess and the slow one can check.",
+        "Numbers tell a story when they are read together: 12 requests, 340 tokens,",
+        "The ship left the harbour at dawn.",
+        "Bread needs time. Mix the flour with water and salt,",
+    ];
+
+    private static async Task<(int[][] Outputs, EngineRequest[] Requests)> RunAsync(string? speculativeConfig, double temperature, int maxTokens = 80)
+    {
+        using var harness = new EngineHarness(maxNumSeqs: 4, speculativeConfig: speculativeConfig);
+        var submitted = Prompts.Select((prompt, i) => harness.Submit(prompt, maxTokens, temperature: temperature, seed: 100 + i)).ToArray();
+        var results = await Task.WhenAll(submitted.Select(s => s.CompletionAsync()));
+        var idle = await harness.WaitForAsync(s => s.ActiveRequests == 0, TimeSpan.FromSeconds(10));
+        WorkerApp.AssertHoldsNothing(idle);
+        return (results.Select(r => r[0].Tokens).ToArray(), submitted.Select(s => s.Request).ToArray());
+    }
+
+    public static TheoryData<string> Configs => new()
+    {
+        """{"method": "draft_model", "num_speculative_tokens": 1}""",
+        """{"method": "draft_model", "num_speculative_tokens": 2}""",
+        """{"method": "draft_model", "num_speculative_tokens": 4}""",
+        """{"method": "draft_model", "num_speculative_tokens": 7}""",
+        """{"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_max": 3, "prompt_lookup_min": 1}""",
+        """{"method": "ngram", "num_speculative_tokens": 5, "prompt_lookup_max": 4, "prompt_lookup_min": 2}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(Configs))]
+    public async Task GreedyOutput_IsTokenIdenticalWithAndWithoutSpeculation(string config)
+    {
+        var (plain, _) = await RunAsync(null, temperature: 0);
+        var (speculative, requests) = await RunAsync(config, temperature: 0);
+
+        Assert.Equal(plain, speculative);
+        var tally = requests.Select(r => r.Sequences[0].Speculation).ToArray();
+        Assert.True(tally.Sum(t => t.Rounds) > 0, "no speculative round ran");
+        Assert.True(tally.Sum(t => t.AcceptedTokens) > 0, "no guess was ever accepted");
+    }
+
+    [Theory]
+    [InlineData("""{"method": "draft_model", "num_speculative_tokens": 4}""")]
+    [InlineData("""{"method": "ngram", "num_speculative_tokens": 3}""")]
+    public async Task SeededSampling_IsReproducibleAndIdenticalWithSpeculation(string config)
+    {
+        var (plain, _) = await RunAsync(null, temperature: 0.8);
+        var (speculative, _) = await RunAsync(config, temperature: 0.8);
+        var (again, _) = await RunAsync(config, temperature: 0.8);
+
+        Assert.Equal(plain, speculative);
+        Assert.Equal(speculative, again);
+    }
+
+    [Fact]
+    public async Task EveryRound_CountsPositionsUpToItsAcceptance()
+    {
+        var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 4}""", temperature: 0);
+
+        foreach (var tally in requests.Select(r => r.Sequences[0].Speculation))
+        {
+            Assert.True(tally.AcceptedTokens <= tally.DraftTokens);
+            Assert.Equal(tally.AcceptedTokens, tally.AcceptedAtPosition.Sum());
+            Assert.True(tally.AcceptedAtPosition.Count <= 4);
+            for (var position = 1; position < tally.AcceptedAtPosition.Count; position++)
+            {
+                Assert.True(tally.AcceptedAtPosition[position] <= tally.AcceptedAtPosition[position - 1]);
+            }
+            Assert.True(tally.AcceptedAtPosition.Count == 0 || tally.AcceptedAtPosition[0] <= tally.Rounds);
+        }
+    }
+}
