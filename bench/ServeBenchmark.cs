@@ -18,7 +18,7 @@ internal static class ServeBenchmark
         var rate = args.Double("request-rate");
         var outputLength = args.Int("output-len", 128);
         var seed = args.Int("seed", 0);
-        var prompts = Prompts.Generate(count, args.Int("input-words", 32), seed);
+        var prompts = Prompts.Generate(count, args.Int("input-words", 32), seed, args.String("dataset", "random"));
 
         using var http = StreamingClient.CreateHttpClient();
         var client = new StreamingClient(http, baseUrl, model, args.String("endpoint", "completions"));
