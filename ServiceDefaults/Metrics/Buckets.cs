@@ -28,6 +28,9 @@ public abstract record Buckets
 
     public static readonly Buckets Preemptions = Fixed(1, 2, 3, 4, 5, 10, 20);
 
+    /// <summary>Guesses per speculative round: 1 to 16.</summary>
+    public static readonly Buckets SpeculativeTokens = Fixed(1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16);
+
     /// <summary>One speculative round on CPU or GPU: from a fraction of a millisecond to a second.</summary>
     public static readonly Buckets SpeculationRound = Fixed(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0);
 

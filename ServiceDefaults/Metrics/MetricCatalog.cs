@@ -195,6 +195,10 @@ public static class MetricCatalog
         "Time for the target to verify one round's guesses in one pass and accept or correct them.",
         Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding, Buckets.SpeculationRound);
 
+    public static readonly MetricFamily SpecDecodeRoundK = new("vellum_spec_decode_effective_k", MetricKind.Histogram,
+        "Guesses proposed per round: num_speculative_tokens, or less near max_tokens, when lookup finds fewer, or as adaptive K (min_adaptive_k) moves it.",
+        Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding, Buckets.SpeculativeTokens);
+
     // --- vLLM's retired names, kept as hidden aliases for the dashboards and routers that still query them:
     // deprecated in 0.1, hidden from 0.2 unless --show-hidden-metrics-for-version=0.1, removed in 0.3. ---
     private static readonly Version AliasesDeprecatedIn = new(0, 1);
@@ -238,7 +242,7 @@ public static class MetricCatalog
         KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, CacheConfigInfo,
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
         SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,
-        SpecDecodeDraftTime, SpecDecodeVerifyTime,
+        SpecDecodeDraftTime, SpecDecodeVerifyTime, SpecDecodeRoundK,
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight,
     ];

@@ -22,6 +22,7 @@ public class SpeculativeConfigTests
     [InlineData("""{"method": "ngram", "num_speculative_tokens": "4"}""", "\"num_speculative_tokens\" must be an integer")]
     [InlineData("""{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 2, "prompt_lookup_min": 3}""", "\"prompt_lookup_min\" (3)")]
     [InlineData("""{"method": "draft_model", "num_speculative_tokens": 4, "model": "/no/such/draft"}""", "'/no/such/draft' has no genai_config.json")]
+    [InlineData("""{"method": "ngram", "num_speculative_tokens": 4, "min_adaptive_k": 5}""", "\"min_adaptive_k\" must be between 1 and num_speculative_tokens (4); got 5")]
     public void BadConfig_IsRefusedWithAMessageNamingTheProblem(string json, string expected)
     {
         var error = Assert.Throws<InvalidOperationException>(() => SpeculativeConfig.Parse(json, TinyModel.Directory));

@@ -36,6 +36,7 @@ public class SpeculativeDecodingTests
         """{"method": "draft_model", "num_speculative_tokens": 7}""",
         """{"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_max": 3, "prompt_lookup_min": 1}""",
         """{"method": "ngram", "num_speculative_tokens": 5, "prompt_lookup_max": 4, "prompt_lookup_min": 2}""",
+        """{"method": "draft_model", "num_speculative_tokens": 8, "min_adaptive_k": 1}""",
     };
 
     [Theory]
@@ -63,6 +64,26 @@ public class SpeculativeDecodingTests
         Assert.Equal(plain, speculative);
         Assert.Equal(speculative, again);
     }
+
+    [Fact]
+    public async Task AdaptiveK_MovesEachSequencesGuessCountWithItsAcceptance()
+    {
+        var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 8, "min_adaptive_k": 2}""", temperature: 0);
+
+        var tallies = requests.Select(r => r.Sequences[0].Speculation).ToArray();
+        // With K fixed every round (but those cut short by max_tokens) would propose 8.
+        Assert.True(tallies.Sum(t => t.DraftTokens) < 8 * tallies.Sum(t => t.Rounds) - 8 * tallies.Length);
+        Assert.True(tallies.Sum(t => t.DraftTokens) >= 2 * tallies.Sum(t => t.Rounds) - tallies.Length);
+    }
+
+    [Theory]
+    [InlineData(4, 4, 4, 5)]   // every guess accepted: one more
+    [InlineData(8, 8, 8, 8)]   // but never above num_speculative_tokens
+    [InlineData(4, 4, 1, 3)]   // fewer than half accepted: one fewer
+    [InlineData(2, 2, 0, 2)]   // but never below min_adaptive_k
+    [InlineData(4, 4, 2, 4)]   // half: unchanged
+    public void NextK_FollowsAcceptance(int current, int proposed, int accepted, int next) =>
+        Assert.Equal(next, new SpeculativeDecoding(null!, NumSpeculativeTokens: 8, MinAdaptiveK: 2).NextK(current, proposed, accepted));
 
     [Fact]
     public async Task EveryRound_CountsPositionsUpToItsAcceptance()

@@ -32,7 +32,7 @@ public sealed class EngineHarness : IDisposable
             {
                 proposer = new NgramProposer(config.PromptLookupMax, config.PromptLookupMin);
             }
-            speculation = new SpeculativeDecoding(proposer, config.NumSpeculativeTokens);
+            speculation = new SpeculativeDecoding(proposer, config.NumSpeculativeTokens, config.MinAdaptiveK);
         }
         var cache = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, blockSize, 64L << 20, blocks, prefixCaching, draft: _draft?.Folder);
         Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens, Speculation: speculation), NullLogger<LlmEngine>.Instance);

@@ -155,11 +155,11 @@ public sealed partial class EngineHost(
         }
         if (config.Method == SpeculativeConfig.NgramMethod)
         {
-            return new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens);
+            return new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens, config.MinAdaptiveK);
         }
         SpeculativeConfig.CheckDraftMatches(_model!.Folder, ModelFolder.Read(config.DraftModel!), _model.MaxModelLength);
         _draftModel = LoadedModel.Load(config.DraftModel!, settings.Device, _model.MaxModelLength, settings.IntraOpThreads);
-        return new SpeculativeDecoding(new DraftModelProposer(_draftModel), config.NumSpeculativeTokens);
+        return new SpeculativeDecoding(new DraftModelProposer(_draftModel), config.NumSpeculativeTokens, config.MinAdaptiveK);
     }
 
     /// <summary>The metrics recorder and the periodic log line, created once: counters carry on across sleeps.</summary>

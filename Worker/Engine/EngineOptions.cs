@@ -12,8 +12,19 @@ public sealed record EngineOptions(
     bool CheckLogitsForNaN = false,
     SpeculativeDecoding? Speculation = null);
 
-/// <summary>Speculative decoding as the engine runs it: who proposes, and how many tokens per round at most.</summary>
-public sealed record SpeculativeDecoding(Speculation.IDraftProposer Proposer, int NumSpeculativeTokens);
+/// <summary>
+/// Speculative decoding as the engine runs it: who proposes, how many tokens per round at most, and with adaptive K
+/// the fewest: a sequence whose round accepted every guess tries one more next time, one that accepted fewer than
+/// half tries one fewer. K only decides how much is guessed, never what is emitted.
+/// </summary>
+public sealed record SpeculativeDecoding(Speculation.IDraftProposer Proposer, int NumSpeculativeTokens, int? MinAdaptiveK = null)
+{
+    public int NextK(int current, int proposed, int accepted) => MinAdaptiveK is not { } least || proposed == 0
+        ? current
+        : accepted == proposed ? Math.Min(current + 1, NumSpeculativeTokens)
+        : accepted * 2 < proposed ? Math.Max(current - 1, least)
+        : current;
+}
 
 /// <summary>The engine refused a request at the door; the API answers 503 with Retry-After.</summary>
 public sealed class EngineOverloadedException(string reason, string message) : Exception(message)

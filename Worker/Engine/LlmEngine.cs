@@ -218,10 +218,16 @@ public sealed partial class LlmEngine : IDisposable
         if (_options.Speculation is { } speculation)
         {
             var room = Math.Min(_model.MaxModelLength - 1 - sequence.Tokens.Count, sequence.Request.Parameters.MaxTokens - sequence.OutputTokenCount - 1);
-            var k = Math.Min(speculation.NumSpeculativeTokens, room);
+            if (sequence.SpeculativeK == 0)
+            {
+                sequence.SpeculativeK = speculation.NumSpeculativeTokens;
+            }
+            var k = Math.Min(sequence.SpeculativeK, room);
             if (k > 0)
             {
-                return sequence.ComputeSpeculative(_model, speculation.Proposer, k, _options.CheckLogitsForNaN);
+                var round = sequence.ComputeSpeculative(_model, speculation.Proposer, k, _options.CheckLogitsForNaN);
+                sequence.SpeculativeK = speculation.NextK(sequence.SpeculativeK, round.Proposed, round.Accepted);
+                return round;
             }
         }
         return new SpeculativeRound([sequence.ComputeNextToken(_model, _options.CheckLogitsForNaN)], 0, 0, 0, 0);

@@ -57,6 +57,9 @@ public sealed class Sequence
 
     internal int DraftCacheLength { get; set; }
 
+    /// <summary>The guesses this sequence's next round may propose (moves with adaptive K); 0 until speculation starts.</summary>
+    internal int SpeculativeK { get; set; }
+
     /// <summary>This sequence's speculative decoding so far, as vLLM's per-request spec-decode stats.</summary>
     public SpeculationTally Speculation { get; } = new();
 

@@ -25,7 +25,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         _blockLifetime, _blockIdle, _blockReuseGap;
 
     private readonly Counter<long> _specDrafts, _specDraftTokens, _specAccepted, _specAcceptedPerPosition;
-    private readonly Histogram<double> _specDraftTime, _specVerifyTime;
+    private readonly Histogram<double> _specDraftTime, _specVerifyTime, _specRoundK;
 
     /// <param name="speculativeTokens">num_speculative_tokens when speculative decoding is on: positions 0..K-1 exist from start-up.</param>
     public VllmMetrics(IMeterFactory meterFactory, MetricsPolicy policy, string modelName, IEngineState state, ModelCost cost, int? speculativeTokens = null)
@@ -108,6 +108,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         var projectMeter = meterFactory.Create(C.VellumMeter);
         _specDraftTime = Histogram(projectMeter, C.SpecDecodeDraftTime);
         _specVerifyTime = Histogram(projectMeter, C.SpecDecodeVerifyTime);
+        _specRoundK = Histogram(projectMeter, C.SpecDecodeRoundK);
     }
 
     public void Record(StepStats stats)
@@ -186,6 +187,7 @@ public sealed class VllmMetrics : IEngineStatsSink
             }
             _specDraftTime.Record(round.DraftSeconds, tags);
             _specVerifyTime.Record(round.VerifySeconds, tags);
+            _specRoundK.Record(round.Proposed, tags);
         }
         foreach (var block in stats.KvBlockEvents)
         {

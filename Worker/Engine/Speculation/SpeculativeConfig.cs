@@ -8,7 +8,10 @@ namespace Worker.Engine.Speculation;
 /// {"method":"ngram","num_speculative_tokens":K,"prompt_lookup_max":N,"prompt_lookup_min":M}. A draft_model without
 /// "model" uses the target's own draft folder (DIR/draft), which the embedded default model ships.
 /// </summary>
-public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, string? DraftModel, int PromptLookupMax, int PromptLookupMin)
+/// <param name="MinAdaptiveK">This project's extension ("min_adaptive_k", ONNX Runtime GenAI's name): each sequence's K
+/// moves between this and num_speculative_tokens with its acceptance. Null: K stays fixed.</param>
+public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, string? DraftModel, int PromptLookupMax, int PromptLookupMin,
+    int? MinAdaptiveK = null)
 {
     public const string DraftModelMethod = "draft_model";
     public const string NgramMethod = "ngram";
@@ -35,6 +38,11 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
         {
             throw Invalid($"\"num_speculative_tokens\" must be between 1 and {MaxSpeculativeTokens}; got {k}");
         }
+        var minAdaptiveK = Int(root, "min_adaptive_k");
+        if (minAdaptiveK is { } least && (least < 1 || least > k))
+        {
+            throw Invalid($"\"min_adaptive_k\" must be between 1 and num_speculative_tokens ({k}); got {least}");
+        }
         switch (method)
         {
             case DraftModelMethod:
@@ -43,7 +51,7 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
                 {
                     throw Invalid($"the draft model folder '{draft}' has no genai_config.json");
                 }
-                return new SpeculativeConfig(method, k, draft, 0, 0);
+                return new SpeculativeConfig(method, k, draft, 0, 0, minAdaptiveK);
             case NgramMethod:
                 var max = Int(root, "prompt_lookup_max") ?? 3;
                 var min = Int(root, "prompt_lookup_min") ?? 1;
@@ -51,7 +59,7 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
                 {
                     throw Invalid($"\"prompt_lookup_min\" ({min}) must be at least 1 and at most \"prompt_lookup_max\" ({max})");
                 }
-                return new SpeculativeConfig(method, k, null, max, min);
+                return new SpeculativeConfig(method, k, null, max, min, minAdaptiveK);
             default:
                 throw Invalid($"\"method\" must be draft_model or ngram; got \"{method}\"");
         }
