@@ -137,7 +137,8 @@ public class SchedulerBehaviourTests
         harness.Engine.Abort(running.Request);
         var freed = await harness.WaitForAsync(s => s.UsedBlocks == 0, TimeSpan.FromSeconds(10));
 
-        Assert.True(freed.Steps <= stepsAtAbort + 1, $"blocks came back {freed.Steps - stepsAtAbort} steps after the abort");
+        // The engine may be inside a step when the abort arrives: it is taken before the next one, which runs without it.
+        Assert.True(freed.Steps <= stepsAtAbort + 2, $"blocks came back {freed.Steps - stepsAtAbort} steps after the abort");
         Assert.Equal(0, freed.LiveGenerators);
         Assert.All(await running.CompletionAsync(), r => Assert.Equal(FinishReason.Abort, r.Finish));
     }
