@@ -177,21 +177,19 @@ public sealed partial class EngineHost(
         return sinks;
     }
 
+    /// <summary>Host shutdown and sleep may both stop the engine: whoever takes it disposes it.</summary>
     private void Stop()
     {
-        if (_engine is { } engine)
+        if (Interlocked.Exchange(ref _engine, null) is { } engine)
         {
             foreach (var (reason, count) in engine.Snapshot.Rejected)
             {
                 _pastRejections[reason] = _pastRejections.GetValueOrDefault(reason) + count;
             }
-            _engine = null;
             engine.Dispose();
         }
-        _model?.Dispose();
-        _model = null;
-        _draftModel?.Dispose();
-        _draftModel = null;
+        Interlocked.Exchange(ref _model, null)?.Dispose();
+        Interlocked.Exchange(ref _draftModel, null)?.Dispose();
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>

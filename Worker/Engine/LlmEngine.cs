@@ -34,6 +34,7 @@ public sealed partial class LlmEngine : IDisposable
     private int _queuedRequests;
     private long _queuedTokens;
     private long _steps;
+    private int _disposed;
     private volatile EngineSnapshot _snapshot;
 
     /// <param name="statsSinks">Who turns each step's stats into metrics and log lines; none with --disable-log-stats.</param>
@@ -334,8 +335,13 @@ public sealed partial class LlmEngine : IDisposable
         _snapshot = TakeSnapshot();
     }
 
+    /// <summary>Stops the loop (aborting what is left) and waits for it; safe to call more than once, from any thread.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         _stopping.Cancel();
         _thread.Join();
         _stopping.Dispose();
