@@ -42,13 +42,4 @@ public class EngineHostTests
         Assert.Equal(HealthStatus.Unhealthy, (await host.CheckHealthAsync(new HealthCheckContext(), TestContext.Current.CancellationToken)).Status);
         Environment.ExitCode = 0;
     }
-
-    private sealed class RecordingLifetime : IHostApplicationLifetime
-    {
-        public bool StopRequested { get; private set; }
-        public CancellationToken ApplicationStarted => CancellationToken.None;
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-        public void StopApplication() => StopRequested = true;
-    }
 }

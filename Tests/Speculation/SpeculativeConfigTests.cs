@@ -70,7 +70,7 @@ public class SpeculativeConfigTests
             Model = TinyModel.Directory,
             SpeculativeConfig = """{"method": "draft_model", "num_speculative_tokens": 99}""",
         });
-        var lifetime = new StopRecorder();
+        var lifetime = new RecordingLifetime();
         using var host = new EngineHost(options, new Microsoft.Extensions.Logging.LoggerFactory([new FakeLoggerProvider(logs)]), lifetime);
 
         await host.StartAsync(TestContext.Current.CancellationToken);
@@ -79,14 +79,5 @@ public class SpeculativeConfigTests
         Assert.True(lifetime.StopRequested);
         Assert.Contains(logs.GetSnapshot(), r => r.Exception?.Message.Contains("\"num_speculative_tokens\" must be between 1 and 16; got 99") == true);
         Environment.ExitCode = 0;
-    }
-
-    private sealed class StopRecorder : IHostApplicationLifetime
-    {
-        public bool StopRequested { get; private set; }
-        public CancellationToken ApplicationStarted => CancellationToken.None;
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-        public void StopApplication() => StopRequested = true;
     }
 }
