@@ -16,8 +16,7 @@ public class PrometheusScrapeTests(AppHostFixture system)
     public async Task Prometheus_ScrapesTheWorkers_AndHistogramQuantileOverTtftReturnsAValue()
     {
         var prometheusBinary = RequiredTool.Find("prometheus", "apt-get install -y prometheus");
-        var targets = new[] { "worker0", "worker1" }.Select(w => system.App.GetEndpoint(w, "http")).Select(u => $"'{u.Host}:{u.Port}'");
-        await using var prometheus = await PrometheusServer.StartAsync(prometheusBinary, string.Join(", ", targets));
+        await using var prometheus = await PrometheusServer.StartAsync(prometheusBinary, PrometheusServer.Targets(system, "worker0", "worker1"));
 
         using var gateway = system.CreateClient("gateway");
         for (var i = 0; i < 8; i++)
@@ -43,8 +42,7 @@ public class PrometheusExemplarTests(AppHostFixture system)
     public async Task Prometheus_StoresExemplars_ThatNameTheRequestAndItsTrace()
     {
         var prometheusBinary = RequiredTool.Find("prometheus", "apt-get install -y prometheus");
-        var targets = new[] { "worker0", "worker1" }.Select(w => system.App.GetEndpoint(w, "http")).Select(u => $"'{u.Host}:{u.Port}'");
-        await using var prometheus = await PrometheusServer.StartAsync(prometheusBinary, string.Join(", ", targets), "--enable-feature=exemplar-storage");
+        await using var prometheus = await PrometheusServer.StartAsync(prometheusBinary, PrometheusServer.Targets(system, "worker0", "worker1"), "--enable-feature=exemplar-storage");
 
         using var gateway = system.CreateClient("gateway");
         var traceId = ActivityTraceId.CreateRandom().ToString();
@@ -89,6 +87,10 @@ public sealed class PrometheusServer : IAsyncDisposable
         _directory = directory;
         _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
     }
+
+    /// <summary>Resources' http endpoints as a YAML list of host:port targets.</summary>
+    public static string Targets(AppHostFixture system, params string[] resources) =>
+        string.Join(", ", resources.Select(r => system.App.GetEndpoint(r, "http")).Select(u => $"'{u.Host}:{u.Port}'"));
 
     public static async Task<PrometheusServer> StartAsync(string binary, string targets, string extraArguments = "")
     {

@@ -126,7 +126,7 @@ public sealed partial class EngineHost(
         var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, _modelPath!);
         _model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
         var speculation = StartSpeculation(speculativeConfig, settings);
-        CacheConfig = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, _modelPath!),
+        CacheConfig = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, _model.Folder),
             settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization, _draftModel?.Folder);
         var policy = metricsPolicy ?? new MetricsPolicy();
         if (speculation is not null)
@@ -206,7 +206,7 @@ public sealed partial class EngineHost(
     /// The bytes the KV cache may use: the explicit budget, else vLLM's CPU default of 4 GiB, else on CUDA the
     /// device's memory times --gpu-memory-utilization less the weights.
     /// </summary>
-    private static long KvCacheBudget(ServeOptions settings, string modelPath)
+    private static long KvCacheBudget(ServeOptions settings, ModelFolder model)
     {
         if (settings.KvCacheMemoryBytes is { } explicitBytes)
         {
@@ -216,10 +216,8 @@ public sealed partial class EngineHost(
         {
             return 4L << 30;
         }
-        var weights = Directory.EnumerateFiles(modelPath).Where(f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.EndsWith(".data", StringComparison.Ordinal))
-            .Sum(f => new FileInfo(f).Length);
         var (_, total) = CudaMemory.Query(0);
-        return (long)(total * settings.GpuMemoryUtilization) - weights;
+        return (long)(total * settings.GpuMemoryUtilization) - model.WeightBytes();
     }
 
     private static List<string> ResolveServedNames(ServeOptions settings) => settings.ServedModelName switch

@@ -76,7 +76,7 @@ public sealed class Sequence
     internal int ComputeNextToken(LoadedModel model, bool checkForNaN)
     {
         Generator ??= model.CreateGenerator();
-        var pending = _tokens.GetRange(CachedTokenCount, _tokens.Count - CachedTokenCount).ToArray();
+        var pending = TokensFrom(CachedTokenCount);
         var logits = Generator.Append(pending);
         LastTokensFed = pending.Length;
         CachedTokenCount = _tokens.Count;
@@ -108,12 +108,7 @@ public sealed class Sequence
         Generator ??= model.CreateGenerator();
         var length = _tokens.Count;
         var pendingCount = length - CachedTokenCount;
-        var input = new int[pendingCount + drafts.Length];
-        for (var i = 0; i < pendingCount; i++)
-        {
-            input[i] = _tokens[CachedTokenCount + i];
-        }
-        drafts.CopyTo(input, pendingCount);
+        int[] input = [.. TokensFrom(CachedTokenCount), .. drafts];
         var rows = Generator.AppendForEveryRow(input);
         LastTokensFed = input.Length;
         var vocab = Generator.VocabSize;
@@ -147,6 +142,9 @@ public sealed class Sequence
         return new SpeculativeRound(emitted.ToArray(), drafts.Length, accepted,
             System.Diagnostics.Stopwatch.GetElapsedTime(started, drafted).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(drafted).TotalSeconds);
     }
+
+    /// <summary>The tokens from <paramref name="start"/> on: what a cache holding the first <paramref name="start"/> lacks.</summary>
+    internal int[] TokensFrom(int start) => _tokens.GetRange(start, _tokens.Count - start).ToArray();
 
     private static bool HasNaN(ReadOnlySpan<float> values)
     {

@@ -11,9 +11,7 @@ public sealed record ModelCost(long WeightBytes, long MatrixParameters, int Laye
 {
     public static ModelCost From(ModelFolder folder)
     {
-        var weightBytes = Directory.EnumerateFiles(folder.Path)
-            .Where(f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.EndsWith(".onnx.data", StringComparison.Ordinal))
-            .Sum(f => new FileInfo(f).Length);
+        var weightBytes = folder.WeightBytes();
         const int dtypeBytes = 4;
         // Embedding lookups are gathers, not matrix products: they cost no FLOPs per token.
         var matrixParameters = Math.Max(0, weightBytes / dtypeBytes - (long)folder.VocabSize * folder.Hidden);

@@ -63,7 +63,7 @@ public sealed class LoadedModel : IDisposable
 
     /// <summary>The model's weight files, read into memory: what sleep level 1 keeps to wake up without the disk.</summary>
     public Dictionary<string, byte[]> ReadModelData() =>
-        Directory.EnumerateFiles(Folder.Path, "*.onnx*").ToDictionary(f => System.IO.Path.GetFileName(f), File.ReadAllBytes);
+        Folder.WeightFiles().ToDictionary(f => System.IO.Path.GetFileName(f), File.ReadAllBytes);
 
     public int[] Encode(string text)
     {

@@ -16,6 +16,12 @@ public sealed record ModelFolder(
     bool SharesPastPresentBuffer,
     string? ChatTemplate)
 {
+    /// <summary>The ONNX graphs and their external weight data: what a forward pass reads, and what sleep level 1 keeps.</summary>
+    public IReadOnlyList<string> WeightFiles() =>
+        Directory.EnumerateFiles(Path).Where(f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.EndsWith(".onnx.data", StringComparison.Ordinal)).ToArray();
+
+    public long WeightBytes() => WeightFiles().Sum(f => new FileInfo(f).Length);
+
     public static ModelFolder Read(string path)
     {
         var configPath = System.IO.Path.Combine(path, "genai_config.json");

@@ -14,12 +14,7 @@ internal sealed class DraftModelProposer(LoadedModel draft) : IDraftProposer
     {
         var tokens = sequence.Tokens;
         sequence.DraftGenerator ??= draft.CreateGenerator();
-        var pending = new int[tokens.Count - sequence.DraftCacheLength];
-        for (var i = 0; i < pending.Length; i++)
-        {
-            pending[i] = tokens[sequence.DraftCacheLength + i];
-        }
-        var logits = sequence.DraftGenerator.Append(pending);
+        var logits = sequence.DraftGenerator.Append(sequence.TokensFrom(sequence.DraftCacheLength));
         sequence.DraftCacheLength = tokens.Count;
 
         var proposal = new int[k];
