@@ -108,5 +108,38 @@ public class ExemplarTests
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
     }
 
+    [Fact]
+    public async Task WhenTheResponseArrives_ItsRequestIsCounted_AndEveryExemplarCarriesItsTrace()
+    {
+        await using var worker = await WorkerApp.StartAsync(("Metrics:EnableExemplars", "true"));
+        using var client = worker.CreateClient();
+        var traces = new Dictionary<string, ActivityTraceId>();
+        for (var i = 0; i < 6; i++)
+        {
+            var traceId = ActivityTraceId.CreateRandom();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+            {
+                Content = JsonContent(new { prompt = "The river ran", max_tokens = 4, ignore_eos = true, stream = i % 2 == 1 }),
+            };
+            request.Headers.Add("X-Request-Id", $"traced-{i}");
+            request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+            using var response = await client.SendAsync(request, Cancel);
+            await response.Content.ReadAsStringAsync(Cancel);
+            traces[$"cmpl-traced-{i}"] = traceId;
+        }
+
+        // No waiting for the engine: a client that has its response finds it in the very next scrape.
+        var families = PrometheusText.Parse(await ScrapeOpenMetricsAsync(client));
+        Assert.Equal(traces.Count, families["vllm:request_success"].Samples.Where(s => s.Name == "vllm:request_success_total").Sum(s => s.Value));
+        var exemplars = families.Where(f => f.Key.StartsWith("vllm:", StringComparison.Ordinal))
+            .SelectMany(f => f.Value.Samples).Select(s => s.Exemplar).OfType<string>().ToArray();
+        Assert.NotEmpty(exemplars);
+        Assert.All(exemplars, exemplar =>
+        {
+            var requestId = traces.Keys.Single(id => exemplar.Contains($"request_id=\"{id}\"", StringComparison.Ordinal));
+            Assert.Contains($"trace_id=\"{traces[requestId]}\"", exemplar);
+        });
+    }
+
     private static StringContent JsonContent(object body) => new(JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Engine;
@@ -13,9 +14,11 @@ public sealed class EngineHarness : IDisposable
 
     private readonly LoadedModel? _draft;
 
+    private readonly ConcurrentDictionary<string, ChannelReader<SequenceOutput>> _outputs = new();
+
     /// <param name="speculativeConfig">--speculative-config JSON; a draft_model without "model" uses the tiny model's draft.</param>
     public EngineHarness(int maxNumSeqs = 8, int? blocks = null, int blockSize = 16, bool prefixCaching = true,
-        int? maxQueuedRequests = null, long? maxQueuedTokens = null, string? speculativeConfig = null)
+        int? maxQueuedRequests = null, long? maxQueuedTokens = null, string? speculativeConfig = null, IReadOnlyList<IEngineStatsSink>? statsSinks = null)
     {
         _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
         SpeculativeDecoding? speculation = null;
@@ -35,7 +38,7 @@ public sealed class EngineHarness : IDisposable
             speculation = new SpeculativeDecoding(proposer, config.NumSpeculativeTokens, config.MinAdaptiveK);
         }
         var cache = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, blockSize, 64L << 20, blocks, prefixCaching, draft: _draft?.Folder);
-        Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens, Speculation: speculation), NullLogger<LlmEngine>.Instance);
+        Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens, Speculation: speculation), NullLogger<LlmEngine>.Instance, statsSinks);
     }
 
     public LlmEngine Engine { get; }
@@ -53,9 +56,13 @@ public sealed class EngineHarness : IDisposable
         var request = new EngineRequest(Guid.NewGuid().ToString("N")[..12], prompt,
             new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = true },
             RequestArrival.Now(), channel.Writer, firstChoice: 0);
+        _outputs[request.Id] = channel.Reader;
         Engine.Submit(request);
         return new Submitted(request, channel.Reader);
     }
+
+    /// <summary>The output channel of a submitted request, by its id.</summary>
+    public ChannelReader<SequenceOutput> OutputsOf(string requestId) => _outputs[requestId];
 
     /// <summary>Waits for a condition on the engine's published counts.</summary>
     public async Task<EngineSnapshot> WaitForAsync(Func<EngineSnapshot, bool> condition, TimeSpan timeout)

@@ -6,8 +6,10 @@ namespace Worker.Engine;
 
 /// <summary>
 /// The engine loop: on its own thread it takes new requests and aborts, lets the scheduler prepare the step
-/// (blocks, preemptions, admissions), advances every running sequence by one token in parallel, and hands the
-/// results to each request's output channel. Nothing outside this thread touches a sequence while it runs.
+/// (blocks, preemptions, admissions), advances every running sequence by one token in parallel, records the
+/// turn's stats, and only then hands the results to each request's output channel: by the time a client has its
+/// response, the metrics count it and its exemplars could still take its span (a span that has ended cannot be
+/// made current again). Nothing outside this thread touches a sequence while it runs.
 /// </summary>
 public sealed partial class LlmEngine : IDisposable
 {
@@ -25,6 +27,7 @@ public sealed partial class LlmEngine : IDisposable
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
     private readonly HashSet<EngineRequest> _active = [];
     private readonly HashSet<EngineRequest> _queued = [];
+    private readonly List<(EngineRequest Request, SequenceOutput Output)> _outbox = [];
     private readonly Dictionary<string, long> _finished = Enum.GetValues<FinishReason>().ToDictionary(r => r.ToApiString(), _ => 0L);
     private readonly ConcurrentDictionary<string, long> _rejected = new() { ["max_num_queued_requests"] = 0, ["max_num_queued_tokens"] = 0 };
     private readonly Lock _admission = new();
@@ -102,8 +105,7 @@ public sealed partial class LlmEngine : IDisposable
             TakeCommands();
             if (!_scheduler.HasWork)
             {
-                EmitStats();
-                _snapshot = TakeSnapshot();
+                EndTurn();
                 try
                 {
                     _wake.Wait(token);
@@ -115,10 +117,21 @@ public sealed partial class LlmEngine : IDisposable
                 continue;
             }
             Step();
-            EmitStats();
-            _snapshot = TakeSnapshot();
+            EndTurn();
         }
         Shutdown();
+    }
+
+    /// <summary>Stats and snapshot first, outputs last (see the class summary).</summary>
+    private void EndTurn()
+    {
+        EmitStats();
+        _snapshot = TakeSnapshot();
+        foreach (var (request, output) in _outbox)
+        {
+            request.Output.TryWrite(output);
+        }
+        _outbox.Clear();
     }
 
     private void TakeCommands()
@@ -206,7 +219,7 @@ public sealed partial class LlmEngine : IDisposable
             {
                 FinishSequence(sequence, reason);
             }
-            sequence.Request.Output.TryWrite(output);
+            _outbox.Add((sequence.Request, output));
         }
     }
 
@@ -282,7 +295,7 @@ public sealed partial class LlmEngine : IDisposable
         {
             var output = sequence.End(reason, error);
             FinishSequence(sequence, reason);
-            request.Output.TryWrite(output);
+            _outbox.Add((request, output));
         }
         LeaveQueue();
     }
@@ -331,8 +344,7 @@ public sealed partial class LlmEngine : IDisposable
             EndRequest(request, FinishReason.Abort);
         }
         _scheduler.Clear();
-        EmitStats();
-        _snapshot = TakeSnapshot();
+        EndTurn();
     }
 
     /// <summary>Stops the loop (aborting what is left) and waits for it; safe to call more than once, from any thread.</summary>
