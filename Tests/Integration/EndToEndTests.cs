@@ -1,6 +1,7 @@
 using System.ClientModel;
-using Aspire.Hosting.Testing;
 using System.Net;
+using System.Text.Json;
+using Aspire.Hosting.Testing;
 using OpenAI;
 using OpenAI.Chat;
 using Tests.Support;
@@ -101,6 +102,34 @@ public class EndToEndTests(AppHostFixture system)
         }
         Assert.Equal(completion.Content[0].Text, streamed.ToString());
         Assert.Equal(completion.FinishReason, finish);
+    }
+
+    [Fact]
+    public async Task OfficialOpenAiNodeClient_WorksAgainstTheGateway()
+    {
+        const string client = "Tests/Clients/node";
+        var node = RequiredTool.NodeWithPackages(client);
+        var baseUrl = new Uri(system.App.GetEndpoint("gateway", "http"), "/v1");
+
+        var (exitCode, output) = await Processes.RunAsync(node, $"{Path.Combine(Repository.Root, client, "check.mjs")} {baseUrl}");
+
+        Assert.True(exitCode == 0, output);
+        var result = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("vellum-tiny", result.GetProperty("models")[0].GetString());
+        var chat = result.GetProperty("chat");
+        Assert.Equal("chatcmpl-" + chat.GetProperty("requestId").GetString(), chat.GetProperty("id").GetString());
+        Assert.NotEmpty(chat.GetProperty("text").GetString()!);
+        Assert.InRange(chat.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 1, 8);
+        var streamed = result.GetProperty("streamed");
+        Assert.Equal(chat.GetProperty("text").GetString(), streamed.GetProperty("text").GetString());
+        Assert.Equal(chat.GetProperty("finish").GetString(), streamed.GetProperty("finish").GetString());
+        Assert.True(streamed.GetProperty("chunks").GetInt32() > 2);
+        Assert.Equal(chat.GetProperty("usage").GetProperty("total_tokens").GetInt32(), streamed.GetProperty("usage").GetProperty("total_tokens").GetInt32());
+        Assert.Equal(2, result.GetProperty("completion").GetProperty("choices").GetInt32());
+        var error = result.GetProperty("error");
+        Assert.Equal("NotFoundError", error.GetProperty("className").GetString());
+        Assert.Equal(404, error.GetProperty("status").GetInt32());
+        Assert.Contains("no-such-model", error.GetProperty("message").GetString());
     }
 
     [Fact]

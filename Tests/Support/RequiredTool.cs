@@ -1,7 +1,7 @@
 namespace Tests.Support;
 
 /// <summary>
-/// A program a test runs for real (promtool, prometheus, python3 with prometheus_client). On a developer's
+/// A program a test runs for real (promtool, prometheus, python3 with prometheus_client, Node.js with the OpenAI library). On a developer's
 /// machine without it the test is skipped with the install command; in CI (CI=true) it must be there.
 /// </summary>
 public static class RequiredTool
@@ -29,6 +29,13 @@ public static class RequiredTool
             }
         }
         return Missing($"python3 with {module}", installHint);
+    }
+
+    /// <summary>Node.js, with the packages of <paramref name="folder"/> (relative to the repository) installed.</summary>
+    public static string NodeWithPackages(string folder)
+    {
+        var node = Find("node", "apt-get install -y nodejs");
+        return Directory.Exists(Path.Combine(Repository.Root, folder, "node_modules")) ? node : Missing($"{folder}'s npm packages", $"npm ci --prefix {folder}");
     }
 
     public static string Find(string program, string installHint)
