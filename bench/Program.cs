@@ -15,7 +15,7 @@ static int Usage()
         usage:
           vellum-bench serve    --base-url URL --model NAME [--num-prompts 100] [--max-concurrency C | --request-rate R]
                                 [--input-words 32] [--output-len 128] [--endpoint completions|chat] [--seed 0] [--result-file F]
-                                [--dataset random|repeat] [--scrape-url URL --scrape-rate 20]
+                                [--dataset random|repeat] [--scrape-url URL --scrape-rate 20 --scrape-format text|openmetrics]
           vellum-bench generate --model-dir DIR [--input-words 32] [--output-len 128] [--num-prompts 5]
           vellum-bench overhead --model-dir DIR --base-url URL --model NAME [--input-words 32] [--output-len 256] [--rounds 3]
         """);

@@ -2,8 +2,11 @@ using System.Diagnostics;
 
 namespace Bench;
 
-/// <summary>Polls a /metrics URL at a fixed rate, as an inference router does, and times each full response.</summary>
-internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSecond)
+/// <summary>
+/// Polls a /metrics URL at a fixed rate, as an inference router does, and times each full response; with
+/// <paramref name="openMetrics"/> it asks for OpenMetrics as Prometheus does, so exemplars are rendered too.
+/// </summary>
+internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSecond, bool openMetrics)
 {
     private readonly List<double> _latenciesMs = [];
 
@@ -20,7 +23,12 @@ internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSe
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    using var response = await http.GetAsync(url, HttpCompletionOption.ResponseContentRead, stop);
+                    using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                    if (openMetrics)
+                    {
+                        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+                    }
+                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, stop);
                     if (!response.IsSuccessStatusCode)
                     {
                         Failures++;

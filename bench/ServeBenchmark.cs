@@ -25,7 +25,7 @@ internal static class ServeBenchmark
 
         // --scrape-url: poll /metrics while serving, as a router or Prometheus would, and time each scrape.
         using var stopScraping = new CancellationTokenSource();
-        var poller = args.Optional("scrape-url") is { } scrapeUrl ? new ScrapePoller(http, scrapeUrl, args.Double("scrape-rate") ?? 20) : null;
+        var poller = args.Optional("scrape-url") is { } scrapeUrl ? new ScrapePoller(http, scrapeUrl, args.Double("scrape-rate") ?? 20, args.String("scrape-format", "text") == "openmetrics") : null;
         var polling = poller?.RunAsync(stopScraping.Token) ?? Task.CompletedTask;
         var summary = await MeasureAsync(client, prompts, outputLength, concurrency, rate, seed);
         await stopScraping.CancelAsync();

@@ -19,8 +19,11 @@ run() { # port → output tokens/s
     --scrape-url "http://127.0.0.1:$1/metrics" --scrape-rate 20 | tee "/tmp/vellum-metrics-cost-$1.log" | awk '/Output token throughput/ {print $NF}'
 }
 run 8771 >/dev/null; run 8772 >/dev/null   # warm-up: JIT and first allocations, not measured
+total_a=0; total_b=0
 for round in $(seq 1 "$rounds"); do
   a=$(run 8771); grep scrapes /tmp/vellum-metrics-cost-8771.log
   b=$(run 8772)
+  total_a=$(echo "$total_a + $a" | bc); total_b=$(echo "$total_b + $b" | bc)
   echo "round $round: with metrics $a tok/s, --disable-log-stats $b tok/s, ratio $(echo "scale=3; $a / $b" | bc)"
 done
+echo "all rounds: ratio $(echo "scale=3; $total_a / $total_b" | bc)"
