@@ -143,12 +143,14 @@ public class EndToEndTests(AppHostFixture system)
         }
         using var missing = await gateway.PostJsonAsync("/v1/completions", new { model = "no-such-model", prompt = "Hello" });
 
-        var m = await gateway.MetricsAsync();
+        static double Count(Dictionary<string, Family> m, string status) =>
+            m.TryGetValue("vellum_gateway_requests_total", out var requests) ? requests.Samples.Where(s => s.Labels["route"] == "openai" && s.Labels["status"] == status).Sum(s => s.Value) : 0;
+        var m = await gateway.MetricsUntilAsync(m => Count(m, "200") >= 6 && Count(m, "404") >= 1);
 
         var requests = m["vellum_gateway_requests_total"];
         Assert.Equal("counter", requests.Type);
-        Assert.True(requests.Samples.Where(s => s.Labels["route"] == "openai" && s.Labels["status"] == "200").Sum(s => s.Value) >= 6);
-        Assert.True(requests.Samples.Where(s => s.Labels["status"] == "404").Sum(s => s.Value) >= 1);
+        Assert.True(Count(m, "200") >= 6);
+        Assert.True(Count(m, "404") >= 1);
         Assert.All(requests.Samples, s => Assert.Matches("^worker[01]$", s.Labels["upstream"]));
         var firstByte = m["vellum_gateway_upstream_time_to_first_byte_seconds"];
         Assert.Equal("histogram", firstByte.Type);
