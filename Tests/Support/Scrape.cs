@@ -9,8 +9,9 @@ public static class Scrape
     }
 
     /// <summary>
-    /// Scrapes until the families satisfy the condition, for counts taken when a pipeline ends (the gateway's), a
-    /// moment after the client has the last byte; the last scrape is returned either way for the assertions.
+    /// Scrapes until the families satisfy the condition, for measurements taken when a request's pipeline ends (the
+    /// gateway's counts, ASP.NET Core's durations), a moment after the client has the last byte; the last scrape is
+    /// returned either way for the assertions.
     /// </summary>
     public static async Task<Dictionary<string, Family>> MetricsUntilAsync(this HttpClient client, Func<Dictionary<string, Family>, bool> condition)
     {
