@@ -19,11 +19,7 @@ public class EngineHostTests
         Assert.Equal(HealthStatus.Unhealthy, (await host.CheckHealthAsync(context, TestContext.Current.CancellationToken)).Status);
 
         await host.StartAsync(TestContext.Current.CancellationToken);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (host.Engine is null && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
+        await Eventually.ReadUntilAsync(() => host.Engine, engine => engine is not null, TimeSpan.FromSeconds(30));
         Assert.Equal(HealthStatus.Healthy, (await host.CheckHealthAsync(context, TestContext.Current.CancellationToken)).Status);
         await host.StopAsync(TestContext.Current.CancellationToken);
     }

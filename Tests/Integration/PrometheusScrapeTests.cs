@@ -116,41 +116,34 @@ public sealed class PrometheusServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var server = new PrometheusServer(process, directory, port);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        var ready = await Eventually.ReadUntilAsync(async () =>
         {
             try
             {
-                if ((await server._http.GetAsync("/-/ready")).IsSuccessStatusCode)
-                {
-                    return server;
-                }
+                using var response = await server._http.GetAsync("/-/ready");
+                return response.IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
+                return false;
             }
-            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "Prometheus did not become ready within 30 s.");
-            await Task.Delay(200);
-        }
+        }, ready => ready || process.HasExited, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
+        Assert.True(ready, "Prometheus did not become ready within 30 s.");
+        return server;
     }
 
     /// <summary>Runs an instant query until its result satisfies the condition (Prometheus scrapes every second).</summary>
     public async Task<JsonElement> QueryUntilAsync(string query, Func<JsonElement, bool> satisfied, string path = "/api/v1/query")
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        var separator = path.Contains('?') ? "&" : "?";
+        var (body, result) = await Eventually.ReadUntilAsync(async () =>
         {
-            var separator = path.Contains('?') ? "&" : "?";
-            var body = await _http.GetStringAsync($"{path}{separator}query={Uri.EscapeDataString(query)}");
-            var data = JsonDocument.Parse(body).RootElement.GetProperty("data");
-            var result = data.ValueKind == JsonValueKind.Array ? data : data.GetProperty("result");
-            if (satisfied(result))
-            {
-                return result;
-            }
-            Assert.True(DateTime.UtcNow < deadline, $"'{query}' never gave the expected result; last: {body}");
-            await Task.Delay(500);
-        }
+            var text = await _http.GetStringAsync($"{path}{separator}query={Uri.EscapeDataString(query)}");
+            var data = JsonDocument.Parse(text).RootElement.GetProperty("data");
+            return (Body: text, Result: data.ValueKind == JsonValueKind.Array ? data : data.GetProperty("result"));
+        }, reading => satisfied(reading.Result), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
+        Assert.True(satisfied(result), $"'{query}' never gave the expected result; last: {body}");
+        return result;
     }
 
     public async ValueTask DisposeAsync()

@@ -67,13 +67,9 @@ public sealed class EngineHarness : IDisposable
     /// <summary>Waits for a condition on the engine's published counts.</summary>
     public async Task<EngineSnapshot> WaitForAsync(Func<EngineSnapshot, bool> condition, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition(Engine.Snapshot))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting; engine: {Engine.Snapshot}");
-            await Task.Delay(2);
-        }
-        return Engine.Snapshot;
+        var snapshot = await Eventually.ReadUntilAsync(() => Engine.Snapshot, condition, timeout, TimeSpan.FromMilliseconds(2));
+        Assert.True(condition(snapshot), $"timed out waiting; engine: {snapshot}");
+        return snapshot;
     }
 
     public void Dispose()

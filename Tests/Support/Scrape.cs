@@ -13,15 +13,6 @@ public static class Scrape
     /// gateway's counts, ASP.NET Core's durations), a moment after the client has the last byte; the last scrape is
     /// returned either way for the assertions.
     /// </summary>
-    public static async Task<Dictionary<string, Family>> MetricsUntilAsync(this HttpClient client, Func<Dictionary<string, Family>, bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        var families = await client.MetricsAsync();
-        while (!condition(families) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-            families = await client.MetricsAsync();
-        }
-        return families;
-    }
+    public static Task<Dictionary<string, Family>> MetricsUntilAsync(this HttpClient client, Func<Dictionary<string, Family>, bool> condition) =>
+        Eventually.ReadUntilAsync(() => client.MetricsAsync(), condition, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20));
 }

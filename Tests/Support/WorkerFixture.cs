@@ -33,28 +33,17 @@ public class WorkerApp(params (string Key, string Value)[] settings) : WebApplic
     public async Task WaitUntilHealthyAsync()
     {
         using var client = CreateClient();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while ((await client.GetAsync("/health", TestContext.Current.CancellationToken)).StatusCode != System.Net.HttpStatusCode.OK)
+        var status = await Eventually.ReadUntilAsync(async () =>
         {
-            Assert.True(DateTime.UtcNow < deadline, "The worker did not become healthy within 30 s.");
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
+            using var response = await client.GetAsync("/health", TestContext.Current.CancellationToken);
+            return response.StatusCode;
+        }, status => status == System.Net.HttpStatusCode.OK, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
+        Assert.True(status == System.Net.HttpStatusCode.OK, "The worker did not become healthy within 30 s.");
     }
 
     /// <summary>Waits until the engine serves nobody; returns its counts then (or at the timeout).</summary>
-    public async Task<EngineSnapshot> WaitForIdleEngineAsync(TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var snapshot = Engine.Snapshot;
-            if (snapshot is { ActiveRequests: 0, Running: 0, Waiting: 0 } || DateTime.UtcNow > deadline)
-            {
-                return snapshot;
-            }
-            await Task.Delay(10);
-        }
-    }
+    public Task<EngineSnapshot> WaitForIdleEngineAsync(TimeSpan timeout) =>
+        Eventually.ReadUntilAsync(() => Engine.Snapshot, snapshot => snapshot is { ActiveRequests: 0, Running: 0, Waiting: 0 }, timeout);
 
     /// <summary>
     /// Nothing is held for requests that are gone: no request, sequence or used block, and every live generator
