@@ -14,8 +14,12 @@ builder.AddEngine();
 
 var app = builder.Build();
 app.UseRequestIds();
+app.UseLastResortErrors();
 app.MapDefaultEndpoints();
 app.MapOpenAiApi();
-app.MapSleepApi();
+if (ServerDevMode.IsEnabled(app.Configuration))
+{
+    app.MapSleepApi();
+}
 app.Run();
 return Environment.ExitCode;

@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
     "serve" => await ServeBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "generate" => GenerateBenchmark.Run(BenchArgs.Parse(args[1..])),
     "overhead" => await OverheadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "soak" => await SoakBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
 
@@ -18,6 +19,8 @@ static int Usage()
                                 [--dataset random|repeat] [--scrape-url URL --scrape-rate 20 --scrape-format text|openmetrics]
           vellum-bench generate --model-dir DIR [--input-words 32] [--output-len 128] [--num-prompts 5]
           vellum-bench overhead --model-dir DIR --base-url URL --model NAME [--input-words 32] [--output-len 256] [--rounds 3]
+          vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]
+                                [--warmup-seconds 60] [--output-len 64]   (the worker needs VLLM_SERVER_DEV_MODE=1)
         """);
     return 2;
 }

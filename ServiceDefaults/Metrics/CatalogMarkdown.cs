@@ -40,6 +40,7 @@ public static class CatalogMarkdown
         MetricCondition.SpeculativeDecoding => "`--speculative-config`",
         _ when family.Group == MetricGroup.Mfu => "always; moves with `--enable-mfu-metrics`",
         _ when family.Group == MetricGroup.Gateway => "gateway",
+        _ when family.Group == MetricGroup.WorkerApi => "always, also with `--disable-log-stats`",
         _ => "always",
     };
 }

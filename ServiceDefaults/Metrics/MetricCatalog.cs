@@ -219,6 +219,11 @@ public static class MetricCatalog
         "Time between consecutive output tokens of a decoding request.", Common, MetricGroup.General, Buckets: Buckets.InterTokenLatency,
         Deprecated: new Deprecation(AliasesDeprecatedIn, InterTokenLatency.Name));
 
+    // --- the worker API's own (Prometheus naming: no colon, _total on counters) ---
+    public static readonly MetricFamily WorkerUnhandledErrors = new("vellum_worker_unhandled_errors", MetricKind.Counter,
+        "Requests whose handling threw an exception no handler expected: each got a 500 with an OpenAI-style error and was logged with its trace. Should stay at zero.",
+        [], MetricGroup.WorkerApi);
+
     // --- the gateway's own (Prometheus naming: no colon, unit suffix, _total on counters) ---
     public static readonly MetricFamily GatewayRequests = new("vellum_gateway_requests", MetricKind.Counter,
         "Requests the gateway answered, by route, status code and the worker that served them.",
@@ -244,6 +249,7 @@ public static class MetricCatalog
         SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,
         SpecDecodeDraftTime, SpecDecodeVerifyTime, SpecDecodeRoundK,
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
+        WorkerUnhandledErrors,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight,
     ];
 

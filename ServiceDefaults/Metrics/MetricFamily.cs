@@ -13,6 +13,8 @@ public enum MetricGroup
     General,
     Mfu,
     SpecDecode,
+    /// <summary>The worker's HTTP API itself, apart from the engine: kept with --disable-log-stats.</summary>
+    WorkerApi,
     Gateway,
 }
 

@@ -71,7 +71,7 @@ public sealed class MetricsPolicy
     /// <summary>Whether a family is registered in this process.</summary>
     public bool IsRegistered(MetricFamily family) =>
         _enabled.Contains(family.Condition)
-        && !(DisableLogStats && family.Group != MetricGroup.Gateway)
+        && !(DisableLogStats && family.Group is not (MetricGroup.Gateway or MetricGroup.WorkerApi))
         && Stability(family) is MetricStability.Stable or MetricStability.Deprecated or MetricStability.Shown;
 
     /// <summary>vLLM's policy: deprecated in X.Y, hidden in X.Y+1 unless shown with X.Y, gone from X.Y+2.</summary>

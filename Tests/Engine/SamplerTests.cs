@@ -50,3 +50,21 @@ public class SamplerTests
         }
     }
 }
+
+public class NonFiniteLogitsTests
+{
+    [Theory]
+    [InlineData(float.NaN, 0.0)]
+    [InlineData(float.NaN, 0.8)]
+    [InlineData(float.PositiveInfinity, 0.0)]
+    [InlineData(float.PositiveInfinity, 0.8)]
+    public void LogitsThatAreNaNOrInfinite_NeverBecomeAToken(float bad, double temperature)
+    {
+        float[] logits = [bad, 1.0f, 2.0f];
+        Assert.Throws<NonFiniteLogitsException>(() => Sampler.Sample(logits, new SamplingParams { MaxTokens = 1, Temperature = temperature }, new Random(1)));
+    }
+
+    [Fact]
+    public void NegativeInfinity_MasksAToken() =>
+        Assert.Equal(2, Sampler.Sample([float.NegativeInfinity, 1.0f, 2.0f], new SamplingParams { MaxTokens = 1, Temperature = 0 }, new Random(1)));
+}

@@ -173,4 +173,25 @@ public class SchedulerBehaviourTests
         Assert.Equal("max_num_queued_tokens", refused.Reason);
         harness.Engine.Abort(running.Request);
     }
+
+    /// <summary>An abort can reach the engine before the submission it aborts (a deadline already passed, a client gone at once).</summary>
+    [Fact]
+    public async Task AnAbortTakenBeforeItsSubmission_StillEndsTheRequest_WhichNeverRuns()
+    {
+        using var harness = new EngineHarness();
+        var outputs = System.Threading.Channels.Channel.CreateUnbounded<SequenceOutput>();
+        var request = new EngineRequest("abort-first", harness.Encode("The lamp was lit"), new SamplingParams { MaxTokens = 50, IgnoreEos = true },
+            RequestArrival.Now(), outputs.Writer, firstChoice: 0);
+
+        harness.Engine.Abort(request);
+        // Let the engine take the abort on its own first (nothing to observe it by; without the wait, which queue it
+        // drains first is left to chance, and the request must end as an abort either way).
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        harness.Engine.Submit(request);
+        var output = await outputs.Reader.ReadAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(FinishReason.Abort, output.Finish);
+        Assert.Empty(request.Sequences[0].OutputTokens);
+        Assert.Equal(1, (await harness.WaitForAsync(s => s.ActiveRequests == 0, TimeSpan.FromSeconds(5))).Finished["abort"]);
+    }
 }

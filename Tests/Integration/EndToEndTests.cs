@@ -68,6 +68,20 @@ public class EndToEndTests(AppHostFixture system)
         Assert.True(await StepsAsync(worker1) > before1, "worker1 served nothing through the gateway");
     }
 
+    [Theory]
+    [InlineData("POST", "/sleep?level=2")]
+    [InlineData("POST", "/wake_up")]
+    [InlineData("GET", "/is_sleeping")]
+    public async Task Gateway_NeverExposesTheWorkersSleepEndpoints(string method, string path)
+    {
+        using var gateway = system.CreateClient("gateway");
+        using var response = await gateway.SendAsync(new HttpRequestMessage(new HttpMethod(method), path), Cancel);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        using var served = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Still awake?", max_tokens = 2 });
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+    }
+
     [Fact]
     public async Task Gateway_HasItsOwnHealthEndpoint()
     {

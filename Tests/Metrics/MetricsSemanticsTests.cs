@@ -144,7 +144,7 @@ public class MetricsSemanticsTests
     [Fact]
     public async Task SleepMode_ShowsInTheSleepStateGauge_RefusesRequests_AndWakesUp()
     {
-        await using var worker = await WorkerApp.StartAsync();
+        await using var worker = await WorkerApp.StartAsync(WorkerApp.DevMode);
         using var client = worker.CreateClient();
 
         foreach (var (level, state) in new[] { (1, "weights_offloaded"), (2, "discard_all") })

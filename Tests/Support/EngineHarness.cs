@@ -47,14 +47,15 @@ public sealed class EngineHarness : IDisposable
 
     public int[] Encode(string text) => _model.Encode(text);
 
-    public Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null) =>
-        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed);
+    /// <param name="stop">Stop strings: the request's outputs then wait for <see cref="LlmEngine.Checked"/>, which this harness leaves to the test.</param>
+    public Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null) =>
+        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed, stop);
 
-    public Submitted Submit(int[] prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null)
+    public Submitted Submit(int[] prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null)
     {
         var channel = Channel.CreateUnbounded<SequenceOutput>();
         var request = new EngineRequest(Guid.NewGuid().ToString("N")[..12], prompt,
-            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = true },
+            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = true, Stop = stop ?? [] },
             RequestArrival.Now(), channel.Writer, firstChoice: 0);
         _outputs[request.Id] = channel.Reader;
         Engine.Submit(request);

@@ -26,6 +26,17 @@ public static class Processes
         return (process.ExitCode, await output + await error);
     }
 
+    /// <summary>Ends a process the tests started (and anything it started), if it still runs, and releases it.</summary>
+    public static async Task StopAsync(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+        process.Dispose();
+    }
+
     public static int FreeTcpPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Worker.Models;
 
 namespace Tests.Support;
@@ -5,12 +6,23 @@ namespace Tests.Support;
 /// <summary>The tiny model, built once per test run into a temporary folder that every test shares.</summary>
 public static class TinyModel
 {
-    private static readonly Lazy<string> Built = new(() =>
-    {
-        var directory = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"), "tiny");
-        ModelFolderBuilder.Build(ModelSize.Tiny, directory);
-        return directory;
-    });
+    public static string Directory => TestModels.Built(ModelSize.Tiny);
+}
 
-    public static string Directory => Built.Value;
+/// <summary>The small (~25M parameter, ~100 MB) model, built once per test run, for tests where memory must show.</summary>
+public static class SmallModel
+{
+    public static string Directory => TestModels.Built(ModelSize.Small);
+}
+
+internal static class TestModels
+{
+    private static readonly ConcurrentDictionary<ModelSize, Lazy<string>> Folders = new();
+
+    public static string Built(ModelSize size) => Folders.GetOrAdd(size, _ => new Lazy<string>(() =>
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"), size.Name);
+        ModelFolderBuilder.Build(size, directory);
+        return directory;
+    })).Value;
 }

@@ -10,6 +10,9 @@ public class WorkerApp(params (string Key, string Value)[] settings) : WebApplic
 {
     public const string ModelName = "tiny-test";
 
+    /// <summary>vLLM's VLLM_SERVER_DEV_MODE=1: the sleep endpoints exist.</summary>
+    public static readonly (string Key, string Value) DevMode = ("VLLM_SERVER_DEV_MODE", "1");
+
     public LlmEngine Engine => Services.GetRequiredService<EngineHost>().Engine!;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -29,6 +32,20 @@ public class WorkerApp(params (string Key, string Value)[] settings) : WebApplic
         await app.WaitUntilHealthyAsync();
         return app;
     }
+
+    /// <summary>The same worker on Kestrel with a real socket, for what only a real server does (uploads, connections, header limits).</summary>
+    public static async Task<WorkerApp> StartOnKestrelAsync(params (string Key, string Value)[] settings)
+    {
+        var app = new WorkerApp(settings);
+        app.UseKestrel(0);
+        app.StartServer();
+        await app.WaitUntilHealthyAsync();
+        return app;
+    }
+
+    /// <summary>Where a worker started with <see cref="StartOnKestrelAsync"/> listens.</summary>
+    public Uri Address => new(Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+        .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First());
 
     public async Task WaitUntilHealthyAsync()
     {

@@ -52,7 +52,30 @@ public class BadInputTests(WorkerFixture worker)
         { "/v1/chat/completions", """{"messages": [{"role": "user", "content": 42}]}""", 400, "messages[0].content" },
         { "/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}""", 400, "messages[0].content" },
         { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": -1}""", 400, "max_completion_tokens" },
-        { "/v1/completions", JsonSerializer.Serialize(new { prompt = TooLongPrompt }), 400, "messages" },
+        { "/v1/completions", JsonSerializer.Serialize(new { prompt = TooLongPrompt }), 400, "prompt" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 600}""", 400, "max_completion_tokens" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 600}""", 400, "max_tokens" },
+        // JSON can spell an unpaired UTF-16 surrogate; no .NET string can hold one.
+        { "/v1/completions", """{"model": "\ud800", "prompt": "hi"}""", 400, "model" },
+        { "/v1/completions", """{"prompt": "a\ud800b"}""", 400, "prompt" },
+        { "/v1/completions", """{"prompt": ["fine", "\udc00"]}""", 400, "prompt" },
+        { "/v1/completions", """{"prompt": "hi", "stop": "\ud800"}""", 400, "stop" },
+        { "/v1/completions", """{"prompt": "hi", "stop": ["ok", "\udfff"]}""", 400, "stop" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": "\ud800"}]}""", 400, "messages[0].content" },
+        { "/v1/chat/completions", """{"messages": [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}]}""", 400, "messages[0].content" },
+        { "/v1/chat/completions", """{"messages": [{"role": "\ud800", "content": "hi"}]}""", 400, "messages[0].role" },
+        { "/v1/chat/completions", """{"messages": [{"role": 5, "content": "hi"}]}""", 400, "messages[0].role" },
+        { "/v1/completions", """{"prompt": "hi", "stream": true, "stream_options": {"include_usage": "yes"}}""", 400, "stream_options.include_usage" },
+        // What one request may create is bounded (README "Limits and errors").
+        { "/v1/completions", JsonSerializer.Serialize(new { prompt = Enumerable.Repeat("a", 257).ToArray() }), 400, "prompt" },
+        { "/v1/completions", """{"prompt": ["a", "b", "c"], "n": 100}""", 400, "n" },
+        { "/v1/completions", JsonSerializer.Serialize(new { prompt = "hi", stop = Enumerable.Range(0, 17).Select(i => $"s{i}").ToArray() }), 400, "stop" },
+        { "/v1/completions", JsonSerializer.Serialize(new { prompt = "hi", stop = new string('x', 1025) }), 400, "stop" },
+        { "/v1/completions", JsonSerializer.Serialize(new { prompt = "hi", stop_token_ids = Enumerable.Repeat(1, 1025).ToArray() }), 400, "stop_token_ids" },
+        { "/v1/completions", """{"prompt": "hi", "logit_bias": {"1": 100}}""", 400, "logit_bias" },
+        // Ambiguous or pathological JSON.
+        { "/v1/completions", """{"prompt": "hi", "prompt": "ho"}""", 400, null },
+        { "/v1/completions", "{\"prompt\": " + new string('[', 200) + new string(']', 200) + "}", 400, null },
         { "/v1/chat/completions", JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = TooLongPrompt } } }), 400, "messages" },
     };
 

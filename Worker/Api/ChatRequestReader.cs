@@ -11,7 +11,8 @@ internal static class ChatRequestReader
 
     public static GenerationRequest Read(JsonFields fields, RequestContext context)
     {
-        SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions");
+        SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions", "logit_bias");
+        var shared = SamplingReader.Read(fields, promptCount: 1, context.Model.Folder.VocabSize, context.Limits);
         var messages = ReadMessages(fields.Require("messages"));
         string rendered;
         try
@@ -31,8 +32,10 @@ internal static class ChatRequestReader
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
         // max_completion_tokens replaces max_tokens in OpenAI's chat API; both are accepted.
-        var maxTokens = fields.Integer("max_completion_tokens", 1, int.MaxValue) ?? fields.Integer("max_tokens", 1, int.MaxValue);
-        var sampling = SamplingReader.Read(fields, prompt.Length, context.Model.MaxModelLength, context.Model.Folder.VocabSize, maxTokens, defaultMaxTokens: null);
+        var maxTokens = fields.Integer("max_completion_tokens", 1, int.MaxValue) is { } completionTokens
+            ? (completionTokens, "max_completion_tokens")
+            : (fields.Integer("max_tokens", 1, int.MaxValue), "max_tokens");
+        var sampling = SamplingReader.ForPrompt(shared, prompt.Length, "messages", context.Model.MaxModelLength, maxTokens, defaultMaxTokens: null);
         return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, [prompt], [sampling], stream, includeUsage, includeMetrics);
     }
 
@@ -53,7 +56,7 @@ internal static class ChatRequestReader
             {
                 throw ApiException.BadRequest($"'{path}' must be an object.", path);
             }
-            var fields = new JsonFields(message);
+            var fields = new JsonFields(message, path);
             var role = fields.String("role") ?? throw ApiException.BadRequest($"'{path}.role' is a required property.", $"{path}.role");
             if (!Roles.Contains(role))
             {
@@ -73,13 +76,13 @@ internal static class ChatRequestReader
             case null:
                 throw ApiException.BadRequest($"'{path}.content' is a required property.", $"{path}.content");
             case { ValueKind: JsonValueKind.String } text:
-                return text.GetString()!;
+                return JsonFields.Text(text, $"{path}.content");
             case { ValueKind: JsonValueKind.Array } parts:
                 return string.Concat(parts.EnumerateArray().Select((part, i) =>
                     part.ValueKind == JsonValueKind.Object
-                    && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"
+                    && part.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.ValueEquals("text")
                     && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
-                        ? text.GetString()
+                        ? JsonFields.Text(text, $"{path}.content")
                         : throw ApiException.BadRequest($"'{path}.content[{i}]' must be a text part ({{\"type\":\"text\",\"text\":...}}); this model reads text only.", $"{path}.content")));
             default:
                 throw ApiException.BadRequest($"'{path}.content' must be a string or a list of content parts.", $"{path}.content");

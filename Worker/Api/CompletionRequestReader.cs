@@ -11,26 +11,34 @@ internal static class CompletionRequestReader
 
     public static GenerationRequest Read(JsonFields fields, RequestContext context)
     {
-        SamplingReader.RefuseUnsupported(fields, "logprobs", "echo", "suffix");
-        var prompts = ReadPrompts(fields.Require("prompt"), context.Model);
+        SamplingReader.RefuseUnsupported(fields, "logprobs", "echo", "suffix", "logit_bias");
+        var prompt = fields.Require("prompt");
+        var shared = SamplingReader.Read(fields, PromptCount(prompt), context.Model.Folder.VocabSize, context.Limits);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
         var maxTokens = fields.Integer("max_tokens", 1, int.MaxValue);
+        var prompts = ReadPrompts(prompt, context.Model);
         var sampling = prompts
-            .Select(p => SamplingReader.Read(fields, p.Length, context.Model.MaxModelLength, context.Model.Folder.VocabSize, maxTokens, DefaultMaxTokens))
+            .Select(p => SamplingReader.ForPrompt(shared, p.Length, "prompt", context.Model.MaxModelLength, (maxTokens, "max_tokens"), DefaultMaxTokens))
             .ToArray();
         return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, prompts, sampling, stream, includeUsage, includeMetrics);
     }
+
+    /// <summary>How many prompts the field holds: a batch is a list of strings or a list of token-id lists.</summary>
+    private static int PromptCount(JsonElement prompt) =>
+        prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() > 0 && prompt[0].ValueKind is JsonValueKind.String or JsonValueKind.Array
+            ? prompt.GetArrayLength()
+            : 1;
 
     private static int[][] ReadPrompts(JsonElement prompt, LoadedModel model)
     {
         int[][] prompts = prompt.ValueKind switch
         {
-            JsonValueKind.String => [model.Encode(prompt.GetString()!)],
+            JsonValueKind.String => [model.Encode(JsonFields.Text(prompt, "prompt"))],
             JsonValueKind.Array when prompt.GetArrayLength() == 0 =>
                 throw ApiException.BadRequest("'prompt' must not be an empty list.", "prompt"),
             JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) =>
-                prompt.EnumerateArray().Select(e => model.Encode(e.GetString()!)).ToArray(),
+                prompt.EnumerateArray().Select(e => model.Encode(JsonFields.Text(e, "prompt"))).ToArray(),
             JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) =>
                 [TokenIds(prompt, model.Folder.VocabSize)],
             JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Array) =>

@@ -7,11 +7,9 @@ namespace Worker.Api;
 /// <summary>Runs a validated request on the engine and answers with one JSON object or a server-sent event stream.</summary>
 internal static partial class GenerationResponder
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
-
     /// <param name="timeout">--request-timeout: past it, the request is aborted wherever it is.</param>
     /// <param name="serverTiming">--enable-per-request-metrics: non-streamed responses carry a Server-Timing header.</param>
-    public static async Task RespondAsync(HttpContext http, LlmEngine engine, GenerationRequest request, IResponseFormat format, TimeSpan? timeout, bool serverTiming,
+    public static async Task RespondAsync(HttpContext http, EngineInstance engine, GenerationRequest request, IResponseFormat format, TimeSpan? timeout, bool serverTiming,
         ILogger logger)
     {
         var header = new ResponseHeader(format.IdPrefix + request.RequestId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), request.Model);
@@ -26,13 +24,25 @@ internal static partial class GenerationResponder
                 timedOut = true;
                 generation.AbortAll();
             });
-            deadline.CancelAfter(limit - System.Diagnostics.Stopwatch.GetElapsedTime(request.Arrival.Timestamp));
+            // A slow upload may have used the whole budget already: then the request is aborted before it is submitted,
+            // so the engine ends it on intake (counted as an abort, as any timeout) without computing a token.
+            var left = limit - System.Diagnostics.Stopwatch.GetElapsedTime(request.Arrival.Timestamp);
+            if (left > TimeSpan.Zero)
+            {
+                deadline.CancelAfter(left);
+            }
+            else
+            {
+                deadline.Cancel();
+            }
         }
+        generation.Submit();
 
         var deadlineError = () => new ApiException(504, $"The request did not finish within --request-timeout ({timeout?.TotalSeconds} s) and was aborted.", code: "request_timeout");
         try
         {
-            if (request.Stream)
+            // A request whose deadline passed before it started is answered as a whole (504), not as a stream.
+            if (request.Stream && !timedOut)
             {
                 await StreamAsync(http, generation, request, header, format, () => timedOut ? deadlineError() : null);
             }
@@ -53,6 +63,10 @@ internal static partial class GenerationResponder
         }
     }
 
+    /// <summary>A sequence the engine could not finish: 503 when it was stopped under the request (retry), 500 when the model failed.</summary>
+    private static ApiException Failed(EngineError error) =>
+        new(error.Code == EngineError.GenerationFailed ? 500 : 503, error.Message, code: error.Code);
+
     [LoggerMessage(10, LogLevel.Information,
         "Request {RequestId} sequence {Sequence} finished ({FinishReason}): {PromptTokens} prompt tokens ({CachedPromptTokens} cached), {OutputTokens} output tokens, {Preemptions} preemptions.")]
     private static partial void LogFinished(ILogger logger, string requestId, int sequence, string finishReason, int promptTokens, int outputTokens,
@@ -66,9 +80,9 @@ internal static partial class GenerationResponder
         var completionTokens = 0;
         await foreach (var output in generation.ReadAllAsync(http.RequestAborted))
         {
-            if (output.Error is not null)
+            if (output.Error is { } error)
             {
-                throw new ApiException(500, $"Generation failed: {output.Error}");
+                throw Failed(error);
             }
             texts[output.Choice].Append(output.Text);
             completionTokens += output.NewTokens;
@@ -95,7 +109,7 @@ internal static partial class GenerationResponder
                 body["metrics"] = metrics.ToBody();
             }
         }
-        await http.Response.WriteAsJsonAsync(body, Json, http.RequestAborted);
+        await http.Response.WriteAsJsonAsync(body, ServerSentEvents.Json, http.RequestAborted);
     }
 
     private static async Task StreamAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,
@@ -108,12 +122,18 @@ internal static partial class GenerationResponder
         await response.StartAsync(http.RequestAborted);
 
         var started = new bool[generation.ChoiceCount];
+        var failed = false;
         var completionTokens = 0;
         await foreach (var output in generation.ReadAllAsync(http.RequestAborted))
         {
-            if (output.Error is not null)
+            if (output.Error is { } error)
             {
-                await WriteEventAsync(response, new ApiException(500, $"Generation failed: {output.Error}").ToBody(), http.RequestAborted);
+                // One error event however many choices the failure ended.
+                if (!failed)
+                {
+                    await ServerSentEvents.WriteAsync(response, Failed(error).ToBody(), http.RequestAborted);
+                    failed = true;
+                }
                 continue;
             }
             completionTokens += output.NewTokens;
@@ -123,25 +143,18 @@ internal static partial class GenerationResponder
                 continue; // a token that completed no text yet (part of a UTF-8 sequence or a held-back stop prefix)
             }
             started[output.Choice] = true;
-            await WriteEventAsync(response, format.Chunk(header, output.Choice, output.Text, first, output.Finish, output.StopReason, request.IncludeUsage), http.RequestAborted);
+            await ServerSentEvents.WriteAsync(response, format.Chunk(header, output.Choice, output.Text, first, output.Finish, output.StopReason, request.IncludeUsage), http.RequestAborted);
         }
         if (deadlineError() is { } timedOut)
         {
-            await WriteEventAsync(response, timedOut.ToBody(), http.RequestAborted);
+            await ServerSentEvents.WriteAsync(response, timedOut.ToBody(), http.RequestAborted);
         }
         if (request.IncludeUsage || request.IncludeMetrics)
         {
             var usage = request.IncludeUsage ? new Usage(request.Prompts.Sum(p => p.Length), completionTokens) : null;
             var metrics = request.IncludeMetrics ? PerRequestMetrics.From(generation.Requests) : null;
-            await WriteEventAsync(response, format.FinalChunk(header, usage, metrics), http.RequestAborted);
+            await ServerSentEvents.WriteAsync(response, format.FinalChunk(header, usage, metrics), http.RequestAborted);
         }
-        await response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
-        await response.Body.FlushAsync(http.RequestAborted);
-    }
-
-    private static async Task WriteEventAsync(HttpResponse response, object payload, CancellationToken cancellationToken)
-    {
-        await response.WriteAsync("data: " + JsonSerializer.Serialize(payload, Json) + "\n\n", cancellationToken);
-        await response.Body.FlushAsync(cancellationToken);
+        await ServerSentEvents.WriteDoneAsync(response, http.RequestAborted);
     }
 }

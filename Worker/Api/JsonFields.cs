@@ -4,20 +4,33 @@ namespace Worker.Api;
 
 /// <summary>
 /// Reads typed fields from a JSON request body and refuses wrong types and out-of-range values with a
-/// 400 that names the field. A field that is absent or null reads as "not given".
+/// 400 that names the field (with <paramref name="path"/>, the object's place in the body: "messages[0].role").
+/// A field that is absent or null reads as "not given".
 /// </summary>
-internal sealed class JsonFields(JsonElement root)
+internal sealed class JsonFields(JsonElement root, string? path = null)
 {
+    /// <summary>
+    /// The body as a JSON object. A body with another declared media type gets 415; one that Kestrel refuses while
+    /// it is read (too large, a broken chunked encoding) gets Kestrel's status; anything not a JSON object gets 400.
+    /// </summary>
     public static async Task<JsonFields> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
     {
+        if (request.ContentType is { Length: > 0 } contentType && !IsJson(contentType))
+        {
+            throw new ApiException(415, $"The request body must be JSON (Content-Type: application/json); got '{contentType}'.", code: "unsupported_media_type");
+        }
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            document = await JsonDocument.ParseAsync(request.Body, BodyOptions, cancellationToken);
         }
         catch (JsonException e)
         {
             throw ApiException.BadRequest($"The request body is not valid JSON: {e.Message}");
+        }
+        catch (BadHttpRequestException e)
+        {
+            throw new ApiException(e.StatusCode, $"The request body could not be read: {e.Message}");
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
@@ -26,18 +39,45 @@ internal sealed class JsonFields(JsonElement root)
         return new JsonFields(document.RootElement);
     }
 
+    /// <summary>A key given twice is refused: which of the two counts would depend on the parser, and a proxy may read the other.</summary>
+    private static readonly JsonDocumentOptions BodyOptions = new() { AllowDuplicateProperties = false };
+
+    private static bool IsJson(string contentType) =>
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
+
     public JsonElement? Get(string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
     public JsonElement Require(string name) =>
-        Get(name) ?? throw ApiException.BadRequest($"'{name}' is a required property.", name);
+        Get(name) ?? throw ApiException.BadRequest($"'{Param(name)}' is a required property.", Param(name));
+
+    /// <summary>How errors name a field of this object.</summary>
+    public string Param(string name) => path is null ? name : $"{path}.{name}";
 
     public string? String(string name) => Get(name) switch
     {
         null => null,
-        { ValueKind: JsonValueKind.String } value => value.GetString(),
+        { ValueKind: JsonValueKind.String } value => Text(value, Param(name)),
         _ => throw WrongType(name, "a string"),
     };
+
+    /// <summary>
+    /// A JSON string as .NET text. JSON may spell a lone UTF-16 surrogate ("\ud800") or carry bytes that are not
+    /// UTF-8, and no string can hold either:
+    /// the client gets a 400 naming <paramref name="param"/> rather than an exception from deep in a handler.
+    /// </summary>
+    public static string Text(JsonElement value, string param)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiException.BadRequest($"'{param}' is not valid Unicode text (invalid UTF-8, or an unpaired UTF-16 surrogate).", param);
+        }
+    }
 
     public bool? Bool(string name) => Get(name) switch
     {
@@ -59,7 +99,7 @@ internal sealed class JsonFields(JsonElement root)
         }
         return number >= min && number <= max
             ? number
-            : throw ApiException.BadRequest($"'{name}' must be between {min} and {max}; got {number}.", name);
+            : throw ApiException.BadRequest($"'{Param(name)}' must be between {min} and {max}; got {number}.", Param(name));
     }
 
     public double? Number(string name, double min, double max, bool minExclusive = false)
@@ -76,7 +116,7 @@ internal sealed class JsonFields(JsonElement root)
         var aboveMin = minExclusive ? number > min : number >= min;
         return aboveMin && number <= max
             ? number
-            : throw ApiException.BadRequest($"'{name}' must be {(minExclusive ? "greater than" : "at least")} {min} and at most {max}; got {number}.", name);
+            : throw ApiException.BadRequest($"'{Param(name)}' must be {(minExclusive ? "greater than" : "at least")} {min} and at most {max}; got {number}.", Param(name));
     }
 
     /// <summary>A string or an array of strings, as "stop" takes.</summary>
@@ -87,9 +127,9 @@ internal sealed class JsonFields(JsonElement root)
             case null:
                 return [];
             case { ValueKind: JsonValueKind.String } single:
-                return [single.GetString()!];
+                return [Text(single, Param(name))];
             case { ValueKind: JsonValueKind.Array } array when array.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String):
-                return array.EnumerateArray().Select(e => e.GetString()!).ToArray();
+                return array.EnumerateArray().Select(e => Text(e, Param(name))).ToArray();
             default:
                 throw WrongType(name, "a string or an array of strings");
         }
@@ -111,10 +151,10 @@ internal sealed class JsonFields(JsonElement root)
     public JsonFields? Object(string name) => Get(name) switch
     {
         null => null,
-        { ValueKind: JsonValueKind.Object } value => new JsonFields(value),
+        { ValueKind: JsonValueKind.Object } value => new JsonFields(value, Param(name)),
         _ => throw WrongType(name, "an object"),
     };
 
-    private static ApiException WrongType(string name, string expected) =>
-        ApiException.BadRequest($"'{name}' must be {expected}.", name);
+    private ApiException WrongType(string name, string expected) =>
+        ApiException.BadRequest($"'{Param(name)}' must be {expected}.", Param(name));
 }

@@ -51,9 +51,14 @@ public static class OpenAiApi
         var arrival = RequestArrival.Now();
         var logger = logs.CreateLogger(typeof(OpenAiApi));
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = format.IdPrefix + RequestIds.Get(http) });
+        // The request holds the engine and its models until it has answered: sleep cannot dispose them under it.
+        var instance = host.TryHold();
         try
         {
-            var engine = host.Engine ?? throw (host.IsSleeping ? Sleeping() : NotLoaded());
+            if (instance is null)
+            {
+                throw host.IsSleeping ? Sleeping() : NotLoaded();
+            }
             var fields = await JsonFields.ReadBodyAsync(http.Request, http.RequestAborted);
             var model = fields.String("model") ?? host.ServedModelNames[0];
             if (!host.ServedModelNames.Contains(model))
@@ -61,8 +66,8 @@ public static class OpenAiApi
                 throw new ApiException(404, $"The model '{model}' does not exist.", "model", "model_not_found");
             }
             var settings = options.Value;
-            var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, engine.Model, settings.EnablePerRequestMetrics));
-            await GenerationResponder.RespondAsync(http, engine, request, format,
+            var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, instance.Model, settings.EnablePerRequestMetrics, RequestLimits.From(settings)));
+            await GenerationResponder.RespondAsync(http, instance, request, format,
                 settings.RequestTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null, settings.EnablePerRequestMetrics, logger);
         }
         catch (ApiException e) when (!http.Response.HasStarted)
@@ -74,13 +79,22 @@ public static class OpenAiApi
             http.Response.Headers.RetryAfter = "1";
             await new ApiException(503, e.Message, code: e.Reason).ToResult().ExecuteAsync(http);
         }
+        catch (EngineStoppedException e) when (!http.Response.HasStarted)
+        {
+            // Refused at the door, like a request that arrives while the engine sleeps: nothing was admitted.
+            await (e.Why.Code == EngineError.EngineSleeping ? Sleeping() : new ApiException(503, e.Message, code: e.Why.Code)).ToResult().ExecuteAsync(http);
+        }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
             // The client went away; disposing the generation has already aborted its engine requests.
+        }
+        finally
+        {
+            instance?.Release();
         }
     }
 
     internal static ApiException NotLoaded() => new(503, "The model is still loading; retry shortly.", code: "model_loading");
 
-    private static ApiException Sleeping() => new(503, "The engine is asleep (POST /sleep); wake it with POST /wake_up.", code: "engine_sleeping");
+    private static ApiException Sleeping() => new(503, "The engine is asleep (POST /sleep); wake it with POST /wake_up.", code: EngineError.EngineSleeping);
 }

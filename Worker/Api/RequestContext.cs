@@ -3,5 +3,5 @@ using Worker.Runner;
 
 namespace Worker.Api;
 
-/// <summary>What a request reader needs besides the body: who the request is, when it arrived, which model serves it.</summary>
-internal sealed record RequestContext(string RequestId, RequestArrival Arrival, string ModelName, LoadedModel Model, bool PerRequestMetricsEnabled);
+/// <summary>What a request reader needs besides the body: who the request is, when it arrived, which model serves it, what it may ask.</summary>
+internal sealed record RequestContext(string RequestId, RequestArrival Arrival, string ModelName, LoadedModel Model, bool PerRequestMetricsEnabled, RequestLimits Limits);

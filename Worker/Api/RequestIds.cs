@@ -20,6 +20,9 @@ internal static class RequestIds
 
     public static string Get(HttpContext http) => (string)http.Items[ItemKey]!;
 
+    /// <summary>The id, when the middleware has given the request one.</summary>
+    public static string? Find(HttpContext http) => http.Items.TryGetValue(ItemKey, out var id) ? id as string : null;
+
     public static IApplicationBuilder UseRequestIds(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         var given = http.Request.Headers[Header].ToString();
@@ -31,14 +34,19 @@ internal static class RequestIds
         }
         var id = given.Length > 0 ? given : NewId();
         http.Items[ItemKey] = id;
-        http.Response.Headers[Header] = id;
-        // The request's span, so a client can find its trace (W3C Trace Context, as traceparent came in).
+        WriteHeaders(http);
+        await next(http);
+    });
+
+    /// <summary>The request id and the request's span (W3C Trace Context, so a client can find its trace) on the response.</summary>
+    public static void WriteHeaders(HttpContext http)
+    {
+        http.Response.Headers[Header] = Get(http);
         if (System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } span)
         {
             http.Response.Headers["traceparent"] = span.Id;
         }
-        await next(http);
-    });
+    }
 
     public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 

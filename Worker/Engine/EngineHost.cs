@@ -25,16 +25,20 @@ public sealed partial class EngineHost(
     private readonly ILogger _logger = loggerFactory.CreateLogger<EngineHost>();
     private readonly SemaphoreSlim _transition = new(1, 1);
     private readonly Dictionary<string, long> _pastRejections = [];
-    private volatile LlmEngine? _engine;
-    private LoadedModel? _model;
-    private LoadedModel? _draftModel;
+    private volatile EngineInstance? _instance;
     private string? _modelPath;
     private Dictionary<string, byte[]>? _offloadedWeights;
     private IReadOnlyList<IEngineStatsSink> _statsSinks = [];
     private StatsLogger? _statsLogger;
 
     /// <summary>The engine, or null while the model loads or the engine sleeps.</summary>
-    public LlmEngine? Engine => _engine;
+    public LlmEngine? Engine => _instance?.Engine;
+
+    /// <summary>
+    /// The engine and its models for one request, held until the request releases them; null while the model loads
+    /// or the engine sleeps (or is going to sleep).
+    /// </summary>
+    public EngineInstance? TryHold() => _instance is { } instance && instance.TryHold() ? instance : null;
 
     /// <summary>The names clients may use in "model"; the first one labels metrics.</summary>
     public IReadOnlyList<string> ServedModelNames { get; } = ResolveServedNames(options.Value);
@@ -43,7 +47,7 @@ public sealed partial class EngineHost(
 
     public bool IsSleeping => SleepState != SleepState.Awake;
 
-    public EngineSnapshot? Snapshot => _engine?.Snapshot;
+    public EngineSnapshot? Snapshot => Engine?.Snapshot;
 
     public KvCacheConfig? CacheConfig { get; private set; }
 
@@ -51,7 +55,7 @@ public sealed partial class EngineHost(
     {
         get
         {
-            var current = _engine?.Snapshot.Rejected ?? new Dictionary<string, long>();
+            var current = Engine?.Snapshot.Rejected ?? new Dictionary<string, long>();
             return current.Keys.Union(_pastRejections.Keys).ToDictionary(k => k, k => current.GetValueOrDefault(k) + _pastRejections.GetValueOrDefault(k));
         }
     }
@@ -75,21 +79,25 @@ public sealed partial class EngineHost(
     }
 
     /// <summary>
-    /// Sleep level 1 unloads the model but keeps its weight files in memory, so waking skips the disk; level 2
-    /// discards everything. Either way running requests are aborted and the KV cache is freed.
+    /// Sleep frees the KV cache at every level: the engine stops, running and queued requests are aborted (their clients
+    /// get an engine_sleeping error; they count as finished_reason="abort"), and the prefix pool goes. Level 1 keeps a
+    /// copy of the weight files in memory for a wake-up without the disk, and unloads the model: a loaded model holds
+    /// more than its files (the runtime's arena and pre-packed weights), on CUDA device memory too. Level 2 discards
+    /// everything. Freed native memory is handed back to the operating system, so a sleeping worker's RSS shows it.
     /// </summary>
     public async Task SleepAsync(int level)
     {
         await _transition.WaitAsync();
         try
         {
-            if (IsSleeping || _engine is null)
+            if (IsSleeping || _instance is not { } instance)
             {
                 return;
             }
-            _offloadedWeights = level == 1 ? _model!.ReadModelData() : null;
-            Stop();
+            _offloadedWeights = level == 1 ? instance.Model.ReadModelData() : null;
+            // Asleep before the engine stops: requests arriving from now on are refused with engine_sleeping.
             SleepState = level == 1 ? SleepState.WeightsOffloaded : SleepState.DiscardAll;
+            Stop(new EngineError(EngineError.EngineSleeping, $"The engine was put to sleep (level {level}) while this request ran, and the request was aborted; retry once the engine is awake."));
             Log.Slept(_logger, level);
         }
         finally
@@ -110,6 +118,7 @@ public sealed partial class EngineHost(
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             await Task.Run(() => Start(_offloadedWeights));
             _offloadedWeights = null;
+            NativeMemory.ReturnFreedMemory(); // the weight copy the runtime has now read
             SleepState = SleepState.Awake;
             Log.WokeUp(_logger, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
@@ -119,47 +128,63 @@ public sealed partial class EngineHost(
         }
     }
 
+    /// <param name="modelData">Weight files in memory (a wake-up from level 1): read instead of the disk.</param>
     private void Start(IReadOnlyDictionary<string, byte[]>? modelData)
     {
         var settings = options.Value;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, _modelPath!);
-        _model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
-        var speculation = StartSpeculation(speculativeConfig, settings);
-        CacheConfig = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, _model.Folder),
-            settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization, _draftModel?.Folder);
+        var model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
+        var draft = LoadDraft(speculativeConfig, model, settings);
+        var speculation = StartSpeculation(speculativeConfig, draft);
+        CacheConfig = KvCacheConfig.Create(model.Folder, model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, model.Folder),
+            settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization, draft?.Folder);
         var policy = metricsPolicy ?? new MetricsPolicy();
         if (speculation is not null)
         {
             policy.Enable(MetricCondition.SpeculativeDecoding);
         }
-        var engineOptions = new EngineOptions(settings.MaxNumSeqs, CacheConfig, settings.MaxNumQueuedRequests, settings.MaxNumQueuedTokens,
+        var engineOptions = new EngineOptions(settings.MaxNumSeqs, CacheConfig,
+            settings.MaxNumQueuedRequests ?? EngineOptions.DefaultMaxQueuedSequences(CacheConfig, settings.MaxNumSeqs),
+            settings.MaxNumQueuedTokens ?? EngineOptions.DefaultMaxQueuedTokens(CacheConfig),
             KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
             CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
             Speculation: speculation);
         if (_statsSinks.Count == 0 && !policy.DisableLogStats)
         {
-            _statsSinks = CreateStatsSinks(policy, _model, speculation?.NumSpeculativeTokens);
+            _statsSinks = CreateStatsSinks(policy, model, speculation?.NumSpeculativeTokens);
         }
-        _engine = new LlmEngine(_model, engineOptions, loggerFactory.CreateLogger<LlmEngine>(), _statsSinks);
-        Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], _model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var engine = new LlmEngine(model, engineOptions, loggerFactory.CreateLogger<LlmEngine>(), _statsSinks);
+        _instance = new EngineInstance(engine, model, draft, () => ReleaseModels(model, draft));
+        Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
     }
 
-    /// <summary>The proposer --speculative-config asks for; a draft model is loaded beside the target and checked against it.</summary>
-    private SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, ServeOptions settings)
+    /// <summary>A draft model for --speculative-config's draft_model method, loaded beside the target and checked against it.</summary>
+    private static LoadedModel? LoadDraft(SpeculativeConfig? config, LoadedModel target, ServeOptions settings)
     {
-        if (config is null)
+        if (config?.DraftModel is not { } path)
         {
             return null;
         }
-        if (config.Method == SpeculativeConfig.NgramMethod)
-        {
-            return new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens, config.MinAdaptiveK);
-        }
-        SpeculativeConfig.CheckDraftMatches(_model!.Folder, ModelFolder.Read(config.DraftModel!), _model.MaxModelLength);
-        _draftModel = LoadedModel.Load(config.DraftModel!, settings.Device, _model.MaxModelLength, settings.IntraOpThreads);
-        return new SpeculativeDecoding(new DraftModelProposer(_draftModel), config.NumSpeculativeTokens, config.MinAdaptiveK);
+        SpeculativeConfig.CheckDraftMatches(target.Folder, ModelFolder.Read(path), target.MaxModelLength);
+        return LoadedModel.Load(path, settings.Device, target.MaxModelLength, settings.IntraOpThreads);
+    }
+
+    /// <summary>The proposer --speculative-config asks for.</summary>
+    private static SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, LoadedModel? draft) => config switch
+    {
+        null => null,
+        { Method: SpeculativeConfig.NgramMethod } => new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens, config.MinAdaptiveK),
+        _ => new SpeculativeDecoding(new DraftModelProposer(draft!), config.NumSpeculativeTokens, config.MinAdaptiveK),
+    };
+
+    /// <summary>Nobody holds the models any more: dispose them and hand the memory back.</summary>
+    private static void ReleaseModels(LoadedModel model, LoadedModel? draft)
+    {
+        model.Dispose();
+        draft?.Dispose();
+        NativeMemory.ReturnFreedMemory();
     }
 
     /// <summary>The metrics recorder and the periodic log line, created once: counters carry on across sleeps.</summary>
@@ -177,28 +202,31 @@ public sealed partial class EngineHost(
         return sinks;
     }
 
-    /// <summary>Host shutdown and sleep may both stop the engine: whoever takes it disposes it.</summary>
-    private void Stop()
+    /// <summary>
+    /// Host shutdown and sleep may both stop the engine: whoever takes the instance stops it and lets go of the host's
+    /// hold, so the models go once the last request holding them is done.
+    /// </summary>
+    private void Stop(EngineError why)
     {
-        if (Interlocked.Exchange(ref _engine, null) is { } engine)
+        if (Interlocked.Exchange(ref _instance, null) is { } instance)
         {
-            foreach (var (reason, count) in engine.Snapshot.Rejected)
+            instance.Engine.Stop(why);
+            foreach (var (reason, count) in instance.Engine.Snapshot.Rejected)
             {
                 _pastRejections[reason] = _pastRejections.GetValueOrDefault(reason) + count;
             }
-            engine.Dispose();
+            instance.Release();
         }
-        Interlocked.Exchange(ref _model, null)?.Dispose();
-        Interlocked.Exchange(ref _draftModel, null)?.Dispose();
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_engine is not null || IsSleeping ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The model is loading."));
+        Task.FromResult(_instance is not null || IsSleeping ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The model is loading."));
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        Stop();
+        Stop(new EngineError(EngineError.EngineShutdown, "The server is shutting down; the request was aborted."));
+
         _statsLogger?.Dispose();
     }
 

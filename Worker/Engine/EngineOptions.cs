@@ -3,6 +3,8 @@ namespace Worker.Engine;
 /// <summary>What the engine loop needs from the serving options, resolved against the loaded model.</summary>
 /// <param name="KvBlockSampleRate">--kv-cache-metrics: the fraction of KV blocks whose residency is followed; 0 for none.</param>
 /// <param name="CheckLogitsForNaN">VLLM_COMPUTE_NANS_IN_LOGITS: note sequences whose logits contain NaN.</param>
+/// <param name="MaxNumQueuedRequests">Queued sequences (prompt × n) past which a request is refused; null: no limit.</param>
+/// <param name="MaxNumQueuedTokens">Queued prompt tokens (× n) past which a request is refused; null: no limit.</param>
 public sealed record EngineOptions(
     int MaxNumSeqs,
     KvCacheConfig Cache,
@@ -10,7 +12,18 @@ public sealed record EngineOptions(
     long? MaxNumQueuedTokens,
     double KvBlockSampleRate = 0,
     bool CheckLogitsForNaN = false,
-    SpeculativeDecoding? Speculation = null);
+    SpeculativeDecoding? Speculation = null)
+{
+    /// <summary>
+    /// The queue's default depth: every queued sequence will need at least one block, so more than the cache has
+    /// blocks cannot all be admitted even when it is empty; and 64 steps' worth of --max-num-seqs keeps what the queue
+    /// itself holds (about 1 KB a sequence besides its prompt) small beside a large cache.
+    /// </summary>
+    public static int DefaultMaxQueuedSequences(KvCacheConfig cache, int maxNumSeqs) => Math.Min(cache.TotalBlocks, 64 * maxNumSeqs);
+
+    /// <summary>The queue's default prompt-token budget: as many tokens as the KV cache holds (4 bytes each while queued).</summary>
+    public static long DefaultMaxQueuedTokens(KvCacheConfig cache) => (long)cache.TotalBlocks * cache.BlockSize;
+}
 
 /// <summary>
 /// Speculative decoding as the engine runs it: who proposes, how many tokens per round at most, and with adaptive K
@@ -31,4 +44,10 @@ public sealed class EngineOverloadedException(string reason, string message) : E
 {
     /// <summary>max_num_queued_requests or max_num_queued_tokens: which limit was hit.</summary>
     public string Reason { get; } = reason;
+}
+
+/// <summary>The engine was stopped (sleep mode, shutdown) before it could take the request.</summary>
+public sealed class EngineStoppedException(EngineError why) : Exception(why.Message)
+{
+    public EngineError Why { get; } = why;
 }

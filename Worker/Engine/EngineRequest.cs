@@ -37,6 +37,15 @@ public sealed class EngineRequest
 
     public bool IsFinished => Sequences.All(s => s.Finish is not null);
 
+    /// <summary>Someone asked the engine to abort the request (it may not have taken the submission yet).</summary>
+    internal bool AbortRequested
+    {
+        get => _abortRequested;
+        set => _abortRequested = value;
+    }
+
+    private volatile bool _abortRequested;
+
     /// <summary>Still counts against the queue limits: some sequence has never been scheduled.</summary>
     internal bool IsQueued => Sequences.Any(s => s.Finish is null && s.Timeline.FirstScheduled == 0);
 }

@@ -18,9 +18,14 @@ public static class EngineServiceExtensions
             .Validate(o => o.MaxNumQueuedRequests is null or >= 0, "--max-num-queued-requests must not be negative.")
             .Validate(o => o.MaxNumQueuedTokens is null or >= 0, "--max-num-queued-tokens must not be negative.")
             .Validate(o => o.RequestTimeout is null or > 0, "--request-timeout must be positive.")
+            .Validate(o => o.MaxSequencesPerRequest >= 1, "--max-sequences-per-request must be at least 1.")
+            .Validate(o => o.MaxStopSequences >= 0, "--max-stop-sequences must not be negative.")
+            .Validate(o => o.MaxStopSequenceLength >= 1, "--max-stop-sequence-length must be at least 1.")
+            .Validate(o => o.MaxStopTokenIds >= 0, "--max-stop-token-ids must not be negative.")
             .Validate(o => o.IntraOpThreads is null or > 0, "--intra-op-threads must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<EngineHost>();
+        builder.Services.AddSingleton<Metrics.ApiMetrics>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddHealthChecks().AddCheck<EngineHost>("model");
         return builder;

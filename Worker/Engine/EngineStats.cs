@@ -6,24 +6,28 @@ namespace Worker.Engine;
 /// What one engine step did, as plain data (vLLM's IterationStats): the engine fills it, stat sinks turn it into
 /// metrics and log lines. Intervals are in seconds, from the engine's monotonic timestamps.
 /// </summary>
+/// <param name="IterationTokens">Tokens the step computed, vLLM's iteration tokens: prompt tokens not served from cache plus the tokens it sampled.</param>
+/// <param name="PromptTokensComputed">Prompt tokens of sequences whose first token counted in this turn, less cached ones.</param>
+/// <param name="GeneratedTokens">Output tokens that counted in this turn (tokens waiting for a stop-string check count once checked).</param>
 public sealed record StepStats(
     long Timestamp,
+    int IterationTokens,
     int PromptTokensComputed,
     int GeneratedTokens,
     long PrefixQueries,
     long PrefixHits,
     int Preemptions,
+    IReadOnlyList<GeneratedTokens> Generated,
     IReadOnlyList<FirstTokenStats> FirstTokens,
     IReadOnlyList<TokenLatency> InterTokenLatencies,
     IReadOnlyList<FinishedSequenceStats> Finished,
     IReadOnlyList<FinishedRequestStats> FinishedRequests,
     IReadOnlyList<ForwardPass> ForwardPasses,
     IReadOnlyList<KvBlockEvent> KvBlockEvents,
-    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds)
-{
-    /// <summary>Tokens the step computed: prompt tokens not served from cache, plus the tokens it generated.</summary>
-    public int IterationTokens => PromptTokensComputed + GeneratedTokens;
-}
+    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds);
+
+/// <summary>The tokens one sequence gained in a step (several with speculative decoding).</summary>
+public readonly record struct GeneratedTokens(string RequestId, Activity? Trace, int Count);
 
 /// <summary>A sequence's first token: its prefill is complete.</summary>
 /// <param name="TimeToFirstToken">Arrival (before tokenization) to the first token.</param>

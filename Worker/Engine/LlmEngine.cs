@@ -25,6 +25,7 @@ public sealed partial class LlmEngine : IDisposable
     private long _reportedPreemptions;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
+    private readonly ConcurrentQueue<(Sequence Sequence, int KeptTokens, string? StopString)> _checks = new();
     private readonly HashSet<EngineRequest> _active = [];
     private readonly HashSet<EngineRequest> _queued = [];
     private readonly List<(EngineRequest Request, SequenceOutput Output)> _outbox = [];
@@ -37,7 +38,8 @@ public sealed partial class LlmEngine : IDisposable
     private int _queuedRequests;
     private long _queuedTokens;
     private long _steps;
-    private int _disposed;
+    private volatile int _disposed;
+    private EngineError _stopError = new(EngineError.EngineShutdown, "The server is shutting down; the request was aborted.");
     private volatile EngineSnapshot _snapshot;
 
     /// <param name="statsSinks">Who turns each step's stats into metrics and log lines; none with --disable-log-stats.</param>
@@ -64,20 +66,28 @@ public sealed partial class LlmEngine : IDisposable
 
     /// <summary>Queues a request, or refuses it when the queue limits are reached.</summary>
     /// <exception cref="EngineOverloadedException">A queue limit is reached.</exception>
+    /// <exception cref="EngineStoppedException">The engine has been stopped (sleep, shutdown).</exception>
     public void Submit(EngineRequest request)
     {
-        var tokens = (long)request.PromptTokens.Length * request.Parameters.N;
+        // n samples are n queued sequences, as vLLM's engine fans a request with n > 1 out into n requests.
+        var sequences = request.Parameters.N;
+        var tokens = (long)request.PromptTokens.Length * sequences;
         lock (_admission)
         {
-            if (_options.MaxNumQueuedRequests is { } maxRequests && _queuedRequests >= maxRequests)
+            // Under the lock that Stop takes too: a request is either refused here or seen by the loop's last turn.
+            if (_disposed == 1)
             {
-                throw Reject("max_num_queued_requests", $"The server has {_queuedRequests} requests queued, its limit (--max-num-queued-requests {maxRequests}).");
+                throw new EngineStoppedException(_stopError);
+            }
+            if (_options.MaxNumQueuedRequests is { } maxRequests && _queuedRequests + sequences > maxRequests)
+            {
+                throw Reject("max_num_queued_requests", $"The server has {_queuedRequests} sequences queued; {sequences} more would pass its limit (--max-num-queued-requests {maxRequests}).");
             }
             if (_options.MaxNumQueuedTokens is { } maxTokens && _queuedTokens + tokens > maxTokens)
             {
                 throw Reject("max_num_queued_tokens", $"The server has {_queuedTokens} prompt tokens queued; {tokens} more would pass its limit (--max-num-queued-tokens {maxTokens}).");
             }
-            _queuedRequests++;
+            _queuedRequests += sequences;
             _queuedTokens += tokens;
         }
         _submitted.Enqueue(request);
@@ -87,7 +97,20 @@ public sealed partial class LlmEngine : IDisposable
     /// <summary>Aborts a request wherever it is; its generators and blocks are released before the next step.</summary>
     public void Abort(EngineRequest request)
     {
+        // Marked as well as queued: an abort taken before its submission (the two queues are drained one after the
+        // other) still ends the request when the submission is taken.
+        request.AbortRequested = true;
         _aborted.Enqueue(request);
+        _wake.Release();
+    }
+
+    /// <summary>
+    /// The output processor has checked a sequence's oldest unchecked output for stop strings: it keeps
+    /// <paramref name="keptTokens"/> of its tokens, and <paramref name="stopString"/> ends the sequence there when set.
+    /// </summary>
+    public void Checked(Sequence sequence, int keptTokens, string? stopString)
+    {
+        _checks.Enqueue((sequence, keptTokens, stopString));
         _wake.Release();
     }
 
@@ -142,6 +165,10 @@ public sealed partial class LlmEngine : IDisposable
             _active.Add(request);
             _queued.Add(request);
             _scheduler.Add(request, now);
+            if (request.AbortRequested)
+            {
+                EndRequest(request, FinishReason.Abort);
+            }
         }
         while (_aborted.TryDequeue(out var request))
         {
@@ -150,6 +177,49 @@ public sealed partial class LlmEngine : IDisposable
                 EndRequest(request, FinishReason.Abort);
             }
         }
+        while (_checks.TryDequeue(out var check))
+        {
+            TakeCheck(check.Sequence, check.KeptTokens, check.StopString);
+        }
+    }
+
+    /// <summary>
+    /// Counts a checked output's tokens as generated, stamped with the step that produced them; a stop string ends the
+    /// sequence after the kept tokens (what the engine computed past them is dropped, as vLLM drops it). A sequence the
+    /// engine had already ended (EOS, length) is finished once its last output is checked.
+    /// </summary>
+    private void TakeCheck(Sequence sequence, int keptTokens, string? stopString)
+    {
+        if (sequence.Finish is not null || !sequence.Unchecked.TryDequeue(out var output))
+        {
+            return; // ended meanwhile (aborted): nothing left to count
+        }
+        if (stopString is not null)
+        {
+            sequence.TruncateOutput(sequence.CountedOutputTokens + keptTokens);
+            sequence.Unchecked.Clear();
+            CountGenerated(sequence, output.StepEnded, keptTokens);
+            _scheduler.Finish(sequence);
+            CompleteSequence(sequence, FinishReason.Stop, stopString);
+            return;
+        }
+        CountGenerated(sequence, output.StepEnded, output.Tokens);
+        if (sequence.Unchecked.Count == 0 && sequence.PendingFinish is { } reason)
+        {
+            CompleteSequence(sequence, reason, stopReason: null);
+        }
+    }
+
+    /// <summary>Tokens that count: generation stats, and the timeline's first and last token, at the step that made them.</summary>
+    private void CountGenerated(Sequence sequence, long stepEnded, int tokens)
+    {
+        _stats.TokensGenerated(sequence, stepEnded, tokens);
+        sequence.CountedOutputTokens += tokens;
+        if (sequence.Timeline.FirstToken == 0)
+        {
+            sequence.Timeline.FirstToken = stepEnded;
+        }
+        sequence.Timeline.LastToken = stepEnded;
     }
 
     private void Step()
@@ -158,11 +228,6 @@ public sealed partial class LlmEngine : IDisposable
         LeaveQueue();
 
         var running = _scheduler.Running.ToArray();
-        foreach (var sequence in running)
-        {
-            sequence.Detokenizer ??= _model.CreateTokenizerStream();
-        }
-
         var rounds = new SpeculativeRound[running.Length];
         var errors = new Exception?[running.Length];
         void Compute(int i)
@@ -195,7 +260,7 @@ public sealed partial class LlmEngine : IDisposable
             if (errors[i] is { } error)
             {
                 Log.SequenceFailed(_logger, sequence.Request.Id, error);
-                EndRequest(sequence.Request, FinishReason.Error, error.Message);
+                EndRequest(sequence.Request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {error.Message}"));
                 continue;
             }
             if (sequence.Finish is not null)
@@ -203,23 +268,36 @@ public sealed partial class LlmEngine : IDisposable
                 continue; // ended with its request during this loop
             }
             var round = rounds[i];
-            var output = AcceptTokens(sequence, round.Tokens);
+            var (tokens, finish, isStopToken) = AcceptTokens(sequence, round.Tokens);
             _stats.ForwardPass(sequence.LastTokensFed, sequence.CachedTokenCount);
-            _stats.TokensGenerated(sequence, stepDone, output.NewTokens);
+            _stats.TokensComputed(sequence, tokens.Length);
+            sequence.HasOutput = true;
             if (round.Proposed > 0)
             {
                 _stats.SpeculativeRound(sequence, round.Proposed, round.Accepted, round.DraftSeconds, round.VerifySeconds);
             }
-            if (sequence.Timeline.FirstToken == 0)
+            if (sequence.AwaitsChecks)
             {
-                sequence.Timeline.FirstToken = stepDone;
+                // Counted, and ended, once the output processor has checked the tokens for stop strings.
+                sequence.Unchecked.Enqueue(new UncheckedOutput(stepDone, tokens.Length));
+                if (finish is { } pending)
+                {
+                    sequence.PendingFinish = pending;
+                    _scheduler.Finish(sequence);
+                }
+                _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: isStopToken, AwaitsCheck: true)));
+                continue;
             }
-            sequence.Timeline.LastToken = stepDone;
-            if (output.Finish is { } reason)
+            CountGenerated(sequence, stepDone, tokens.Length);
+            if (finish is { } reason)
             {
-                FinishSequence(sequence, reason);
+                _scheduler.Finish(sequence);
+                CompleteSequence(sequence, reason, stopReason: null, tokens, isStopToken);
             }
-            _outbox.Add((sequence.Request, output));
+            else
+            {
+                _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens)));
+            }
         }
     }
 
@@ -248,15 +326,17 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>Takes a step's tokens in order until one ends the sequence; one output carries them all.</summary>
-    private SequenceOutput AcceptTokens(Sequence sequence, int[] tokens)
+    private (int[] Tokens, FinishReason? Finish, bool IsStopToken) AcceptTokens(Sequence sequence, int[] tokens)
     {
-        var output = sequence.AcceptToken(tokens[0], _model.Folder.EosTokenIds, _model.MaxModelLength);
-        for (var t = 1; t < tokens.Length && output.Finish is null; t++)
+        for (var t = 0; t < tokens.Length; t++)
         {
-            var next = sequence.AcceptToken(tokens[t], _model.Folder.EosTokenIds, _model.MaxModelLength);
-            output = next with { Text = output.Text + next.Text, NewTokens = output.NewTokens + next.NewTokens };
+            var (finish, isStopToken) = sequence.AcceptToken(tokens[t], _model.Folder.EosTokenIds, _model.MaxModelLength);
+            if (finish is not null)
+            {
+                return (tokens[..(t + 1)], finish, isStopToken);
+            }
         }
-        return output;
+        return (tokens, null, false);
     }
 
     /// <summary>Requests whose every sequence has been scheduled (or ended) no longer count against the queue limits.</summary>
@@ -270,32 +350,45 @@ public sealed partial class LlmEngine : IDisposable
             }
             lock (_admission)
             {
-                _queuedRequests--;
+                _queuedRequests -= request.Parameters.N;
                 _queuedTokens -= (long)request.PromptTokens.Length * request.Parameters.N;
             }
             return true;
         });
     }
 
-    private void FinishSequence(Sequence sequence, FinishReason reason)
+    /// <summary>
+    /// The sequence's end as clients and metrics see it: counted by reason, its stats recorded, and its last output
+    /// queued (carrying the step's last tokens, if any). Its compute is already released.
+    /// </summary>
+    private void CompleteSequence(Sequence sequence, FinishReason reason, string? stopReason, int[]? tokens = null, bool endsWithStopToken = false,
+        EngineError? error = null)
     {
-        _scheduler.Finish(sequence);
+        sequence.Finish = reason;
+        sequence.StopReason = stopReason;
         _stats.SequenceFinished(sequence, Stopwatch.GetTimestamp());
         _finished[reason.ToApiString()]++;
         if (sequence.Request.IsFinished)
         {
             _active.Remove(sequence.Request);
         }
+        _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens ?? [], reason, stopReason, error, endsWithStopToken)));
     }
 
-    /// <summary>Ends every unfinished sequence of a request with the same reason.</summary>
-    private void EndRequest(EngineRequest request, FinishReason reason, string? error = null)
+    /// <summary>
+    /// Ends every unfinished sequence of a request with the same reason. Outputs still waiting for their check count as
+    /// generated: they were computed and may have been shown.
+    /// </summary>
+    private void EndRequest(EngineRequest request, FinishReason reason, EngineError? error = null)
     {
         foreach (var sequence in request.Sequences.Where(s => s.Finish is null))
         {
-            var output = sequence.End(reason, error);
-            FinishSequence(sequence, reason);
-            _outbox.Add((request, output));
+            while (sequence.Unchecked.TryDequeue(out var output))
+            {
+                CountGenerated(sequence, output.StepEnded, output.Tokens);
+            }
+            _scheduler.Finish(sequence, keepCache: reason != FinishReason.Error);
+            CompleteSequence(sequence, reason, stopReason: null, error: error);
         }
         LeaveQueue();
     }
@@ -341,24 +434,34 @@ public sealed partial class LlmEngine : IDisposable
         TakeCommands();
         foreach (var request in _active.ToArray())
         {
-            EndRequest(request, FinishReason.Abort);
+            EndRequest(request, FinishReason.Abort, _stopError);
         }
         _scheduler.Clear();
         EndTurn();
     }
 
-    /// <summary>Stops the loop (aborting what is left) and waits for it; safe to call more than once, from any thread.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Stops the loop and waits for it: what is left is aborted (counted as finished_reason="abort") and its clients
+    /// are told <paramref name="why"/>. Safe to call more than once, from any thread; the first reason is kept.
+    /// </summary>
+    public void Stop(EngineError why)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        lock (_admission)
         {
-            return;
+            if (_disposed == 1)
+            {
+                return;
+            }
+            _disposed = 1;
+            _stopError = why;
         }
+        // The token source and semaphore stay undisposed: clients may still abort or check late, harmlessly.
         _stopping.Cancel();
         _thread.Join();
-        _stopping.Dispose();
-        _wake.Dispose();
     }
+
+    /// <summary>Stops the loop as a shutdown (see <see cref="Stop"/>).</summary>
+    public void Dispose() => Stop(_stopError);
 
     private static partial class Log
     {

@@ -1,10 +1,21 @@
 namespace Worker.Engine;
 
-/// <summary>Picks the next token from logits: greedy, or temperature with optional top-k and top-p cuts.</summary>
+/// <summary>
+/// Picks the next token from logits: greedy, or temperature with optional top-k and top-p cuts. Logits that are NaN
+/// or +infinity (a broken model or numeric overflow) never become a token: the sequence fails with an error instead.
+/// </summary>
 internal static class Sampler
 {
+    /// <exception cref="NonFiniteLogitsException">Some logit is NaN or +infinity (-infinity masks a token and is fine).</exception>
     public static int Sample(ReadOnlySpan<float> logits, SamplingParams parameters, Random random)
     {
+        foreach (var logit in logits)
+        {
+            if (float.IsNaN(logit) || float.IsPositiveInfinity(logit))
+            {
+                throw new NonFiniteLogitsException();
+            }
+        }
         if (parameters.IsGreedy || parameters.TopK == 1)
         {
             return ArgMax(logits);
@@ -67,3 +78,6 @@ internal static class Sampler
         return best;
     }
 }
+
+/// <summary>The model produced logits no token can be sampled from.</summary>
+public sealed class NonFiniteLogitsException() : Exception("The model produced NaN or infinite logits; no token was sampled.");

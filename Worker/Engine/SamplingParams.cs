@@ -5,7 +5,13 @@ public sealed record SamplingParams
 {
     public int N { get; init; } = 1;
 
-    /// <summary>0 means greedy.</summary>
+    /// <summary>
+    /// vLLM's _SAMPLING_EPS: temperatures below it sample greedily. Dividing logits by a smaller one would overflow
+    /// them to infinity, and their softmax to NaN.
+    /// </summary>
+    public const double GreedyBelowTemperature = 1e-5;
+
+    /// <summary>Below <see cref="GreedyBelowTemperature"/> (0 included) means greedy.</summary>
     public double Temperature { get; init; } = 1.0;
 
     public double TopP { get; init; } = 1.0;
@@ -22,9 +28,10 @@ public sealed record SamplingParams
 
     public IReadOnlyList<string> Stop { get; init; } = [];
 
-    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+    /// <summary>A set: the engine looks each sampled token up in it.</summary>
+    public IReadOnlySet<int> StopTokenIds { get; init; } = new HashSet<int>();
 
     public bool IgnoreEos { get; init; }
 
-    public bool IsGreedy => Temperature == 0;
+    public bool IsGreedy => Temperature < GreedyBelowTemperature;
 }

@@ -88,8 +88,11 @@ internal sealed class Scheduler
         }
     }
 
-    /// <summary>Removes a finished sequence; its cache goes to the prefix pool when it can serve a later prompt.</summary>
-    public void Finish(Sequence sequence)
+    /// <summary>
+    /// Removes a sequence that needs no more compute; its cache goes to the prefix pool when it can serve a later prompt
+    /// (not after a failure: <paramref name="keepCache"/> false). A sequence already removed is left alone.
+    /// </summary>
+    public void Finish(Sequence sequence, bool keepCache = true)
     {
         if (!_running.Remove(sequence))
         {
@@ -100,7 +103,7 @@ internal sealed class Scheduler
         // A sequence that stopped inside a run of accepted guesses holds more in its cache than it kept: the pool
         // lists only the kept tokens, and a later taker rewinds to at most those.
         var cached = Math.Min(sequence.CachedTokenCount, sequence.Tokens.Count);
-        if (sequence.Generator is { } generator && _cacheConfig.PrefixCaching && sequence.Finish != FinishReason.Error && cached > 0)
+        if (sequence.Generator is { } generator && _cacheConfig.PrefixCaching && keepCache && cached > 0)
         {
             Prefixes.Add(generator, sequence.Tokens.Take(cached).ToArray(), sequence.Allocation);
         }
@@ -110,8 +113,6 @@ internal sealed class Scheduler
             Blocks.Free(sequence.Allocation, cached: false);
         }
         sequence.Generator = null;
-        sequence.Detokenizer?.Dispose();
-        sequence.Detokenizer = null;
     }
 
     /// <summary>Releases everything, for shutdown.</summary>

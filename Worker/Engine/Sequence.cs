@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntimeGenAI;
 using Worker.Runner;
 
 namespace Worker.Engine;
@@ -6,7 +5,6 @@ namespace Worker.Engine;
 /// <summary>One of a request's <c>n</c> samples as the scheduler tracks it: its tokens, cache, blocks and timeline.</summary>
 public sealed class Sequence
 {
-    private readonly StopStringMatcher _stops;
     private readonly List<int> _tokens;
 
     internal Sequence(EngineRequest request, int index, int choice)
@@ -14,7 +12,6 @@ public sealed class Sequence
         Request = request;
         Index = index;
         Choice = choice;
-        _stops = new StopStringMatcher(request.Parameters.Stop);
         _tokens = [.. request.PromptTokens];
         // vLLM's rule for n > 1 with a seed: sample i uses seed + i, so each is reproducible on its own.
         Random = request.Parameters.Seed is { } seed ? new Random(unchecked((int)(seed + index))) : new Random();
@@ -28,7 +25,10 @@ public sealed class Sequence
 
     public SequenceTimeline Timeline { get; } = new();
 
-    public FinishReason? Finish { get; private set; }
+    public FinishReason? Finish { get; internal set; }
+
+    /// <summary>The stop string that ended the sequence, when one did.</summary>
+    public string? StopReason { get; internal set; }
 
     /// <summary>Prompt tokens whose KV came from the prefix pool at first scheduling.</summary>
     public int CachedPromptTokens { get; internal set; }
@@ -50,7 +50,23 @@ public sealed class Sequence
 
     internal KvAllocation Allocation { get; set; } = new();
 
-    internal TokenizerStream? Detokenizer { get; set; }
+    /// <summary>
+    /// The request has stop strings: its outputs wait for the output processor's check before they count
+    /// (<see cref="SequenceOutput.AwaitsCheck"/>).
+    /// </summary>
+    internal bool AwaitsChecks => Request.Parameters.Stop.Count > 0;
+
+    /// <summary>Outputs sent for checking and not checked yet, oldest first.</summary>
+    internal Queue<UncheckedOutput> Unchecked { get; } = new();
+
+    /// <summary>Output tokens that are counted: all of them, less those still waiting for a check.</summary>
+    internal int CountedOutputTokens { get; set; }
+
+    /// <summary>How the engine itself ended a sequence whose last outputs still wait for their check.</summary>
+    internal FinishReason? PendingFinish { get; set; }
+
+    /// <summary>The sequence has produced an output since it was submitted (its prompt has been computed once).</summary>
+    internal bool HasOutput { get; set; }
 
     /// <summary>The draft model's cache (speculative decoding with a draft model), and how many tokens it holds.</summary>
     internal SequenceGenerator? DraftGenerator { get; set; }
@@ -158,38 +174,22 @@ public sealed class Sequence
         return false;
     }
 
-    /// <summary>Takes a sampled token: decides whether it ends the sequence and what text it releases.</summary>
-    internal SequenceOutput AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)
+    /// <summary>Takes a sampled token: returns how it ends the sequence, if it does (EOS, stop_token_ids, max_tokens, max_model_len).</summary>
+    internal (FinishReason? Finish, bool IsStopToken) AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)
     {
         _tokens.Add(token);
         var parameters = Request.Parameters;
         if ((!parameters.IgnoreEos && eosTokenIds.Contains(token)) || parameters.StopTokenIds.Contains(token))
         {
-            return Complete(FinishReason.Stop, _stops.Flush(), stopReason: null);
+            return (FinishReason.Stop, true);
         }
-
-        var text = _stops.Add(Detokenizer!.Decode(token));
-        if (_stops.Matched is { } stop)
-        {
-            return Complete(FinishReason.Stop, text, stop);
-        }
-        if (OutputTokenCount >= parameters.MaxTokens || _tokens.Count >= maxModelLength)
-        {
-            return Complete(FinishReason.Length, text + _stops.Flush(), stopReason: null);
-        }
-        return new SequenceOutput(Choice, text, NewTokens: 1);
+        return OutputTokenCount >= parameters.MaxTokens || _tokens.Count >= maxModelLength ? (FinishReason.Length, false) : (null, false);
     }
 
-    /// <summary>Ends the sequence from outside the token path (abort, error); releases no more text.</summary>
-    internal SequenceOutput End(FinishReason reason, string? error = null)
-    {
-        Finish = reason;
-        return new SequenceOutput(Choice, "", NewTokens: 0, reason, Error: error);
-    }
-
-    private SequenceOutput Complete(FinishReason reason, string text, string? stopReason)
-    {
-        Finish = reason;
-        return new SequenceOutput(Choice, text, NewTokens: 1, reason, stopReason);
-    }
+    /// <summary>A stop string ended the output after its first <paramref name="outputTokens"/> tokens: the rest are dropped.</summary>
+    internal void TruncateOutput(int outputTokens) =>
+        _tokens.RemoveRange(Request.PromptTokens.Length + outputTokens, OutputTokenCount - outputTokens);
 }
+
+/// <summary>An output waiting for its stop-string check: when its step ended, and how many tokens it carried.</summary>
+internal readonly record struct UncheckedOutput(long StepEnded, int Tokens);

@@ -1,13 +1,35 @@
 namespace Worker.Engine;
 
 /// <summary>
-/// What one engine step produced for one sequence: new text and tokens, and the finish when it ended.
-/// <paramref name="Choice"/> is the OpenAI choice index the API assigned to the sequence.
+/// What the engine hands one sequence's output processor after a loop turn: token ids, never text (detokenizing and
+/// stop strings are the output processor's work, off the engine thread). <paramref name="Choice"/> is the OpenAI
+/// choice index the API assigned to the sequence.
 /// </summary>
+/// <param name="Tokens">Tokens the step sampled for the sequence (several with speculative decoding).</param>
+/// <param name="Finish">Set on the sequence's last output: the engine has ended it and counted it.</param>
+/// <param name="EndsWithStopToken">The last token is an EOS or stop_token_ids token: counted, never shown as text.</param>
+/// <param name="AwaitsCheck">
+/// The request has stop strings: the engine counts these tokens (and ends the sequence) only once the output processor
+/// has checked them with <see cref="LlmEngine.Checked"/>, in order; a stop string found in them truncates the sequence there.
+/// </param>
 public sealed record SequenceOutput(
     int Choice,
-    string Text,
-    int NewTokens,
+    int[] Tokens,
     FinishReason? Finish = null,
     string? StopReason = null,
-    string? Error = null);
+    EngineError? Error = null,
+    bool EndsWithStopToken = false,
+    bool AwaitsCheck = false);
+
+/// <summary>Why the engine ended a sequence without finishing it: a code clients can act on and a message.</summary>
+public sealed record EngineError(string Code, string Message)
+{
+    /// <summary>The model step failed for this sequence (a fault, or logits no token can be sampled from).</summary>
+    public const string GenerationFailed = "generation_failed";
+
+    /// <summary>The engine was put to sleep under the request.</summary>
+    public const string EngineSleeping = "engine_sleeping";
+
+    /// <summary>The server is shutting down under the request.</summary>
+    public const string EngineShutdown = "engine_shutdown";
+}

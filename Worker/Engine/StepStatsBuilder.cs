@@ -8,21 +8,27 @@ namespace Worker.Engine;
 /// </summary>
 internal sealed class StepStatsBuilder
 {
+    private readonly List<GeneratedTokens> _generated = [];
     private readonly List<FirstTokenStats> _firstTokens = [];
     private readonly List<TokenLatency> _latencies = [];
     private readonly List<FinishedSequenceStats> _finished = [];
     private readonly List<FinishedRequestStats> _finishedRequests = [];
     private readonly List<ForwardPass> _forwardPasses = [];
     private readonly List<SpeculativeRoundStats> _speculativeRounds = [];
+    private int _iterationTokens;
     private int _promptTokensComputed;
     private int _generatedTokens;
 
-    public bool IsEmpty => _generatedTokens == 0 && _finished.Count == 0 && _forwardPasses.Count == 0;
+    public bool IsEmpty => _generatedTokens == 0 && _finished.Count == 0 && _forwardPasses.Count == 0 && _firstTokens.Count == 0;
 
     public void ForwardPass(int tokensFed, int contextLength) => _forwardPasses.Add(new ForwardPass(tokensFed, contextLength));
 
     public void SpeculativeRound(Sequence sequence, int proposed, int accepted, double draftSeconds, double verifySeconds) =>
         _speculativeRounds.Add(new SpeculativeRoundStats(sequence.Request.Id, sequence.Request.Trace, proposed, accepted, draftSeconds, verifySeconds));
+
+    /// <summary>The step computed <paramref name="sampled"/> tokens for the sequence, and its prompt too if this is its first output.</summary>
+    public void TokensComputed(Sequence sequence, int sampled) =>
+        _iterationTokens += sampled + (sequence.HasOutput ? 0 : sequence.Request.PromptTokens.Length - sequence.CachedPromptTokens);
 
     /// <summary>
     /// A step gave the sequence <paramref name="count"/> tokens at <paramref name="now"/> (more than one with
@@ -32,6 +38,7 @@ internal sealed class StepStatsBuilder
     public void TokensGenerated(Sequence sequence, long now, int count)
     {
         _generatedTokens += count;
+        _generated.Add(new GeneratedTokens(sequence.Request.Id, sequence.Request.Trace, count));
         var timeline = sequence.Timeline;
         if (timeline.FirstToken == 0)
         {
@@ -77,15 +84,17 @@ internal sealed class StepStatsBuilder
 
     public StepStats Build(long now, long prefixQueries, long prefixHits, int preemptions, IReadOnlyList<KvBlockEvent> kvBlockEvents)
     {
-        var stats = new StepStats(now, _promptTokensComputed, _generatedTokens, prefixQueries, prefixHits, preemptions,
-            _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents,
+        var stats = new StepStats(now, _iterationTokens, _promptTokensComputed, _generatedTokens, prefixQueries, prefixHits, preemptions,
+            _generated.ToArray(), _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents,
             _speculativeRounds.ToArray());
         _speculativeRounds.Clear();
+        _generated.Clear();
         _firstTokens.Clear();
         _latencies.Clear();
         _finished.Clear();
         _finishedRequests.Clear();
         _forwardPasses.Clear();
+        _iterationTokens = 0;
         _promptTokensComputed = 0;
         _generatedTokens = 0;
         return stats;

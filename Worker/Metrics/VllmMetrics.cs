@@ -122,12 +122,13 @@ public sealed class VllmMetrics : IEngineStatsSink
         {
             _iterationTokens.Record(stats.IterationTokens, _labels);
         }
-        if (!_policy.EnableExemplars)
+        // Request-level observations carry the request (and its trace) as exemplars when those are on; each family
+        // has this one path whatever the flags, so a count never depends on whether exemplars are kept.
+        foreach (var generated in stats.Generated)
         {
-            _generationTokens.Add(stats.GeneratedTokens, _labels);
+            using var _ = TraceScope.Enter(generated.Trace);
+            _generationTokens.Add(generated.Count, Tags(generated.RequestId));
         }
-
-        // Request-level observations carry the request (and its trace) as exemplars when those are on.
         foreach (var first in stats.FirstTokens)
         {
             using var _ = TraceScope.Enter(first.Trace);
@@ -137,10 +138,6 @@ public sealed class VllmMetrics : IEngineStatsSink
             _promptTokensBySource.Add(first.PromptTokens - first.CachedPromptTokens, [.. tags, new("source", "local_compute")]);
             _promptTokensBySource.Add(first.CachedPromptTokens, [.. tags, new("source", "local_cache_hit")]);
             _promptTokensCached.Add(first.CachedPromptTokens, tags);
-            if (_policy.EnableExemplars)
-            {
-                _generationTokens.Add(1, tags);
-            }
         }
         foreach (var latency in stats.InterTokenLatencies)
         {
@@ -148,10 +145,6 @@ public sealed class VllmMetrics : IEngineStatsSink
             var tags = Tags(latency.RequestId);
             _itl.Record(latency.Seconds, tags);
             _timePerOutputToken.Record(latency.Seconds, tags);
-            if (_policy.EnableExemplars)
-            {
-                _generationTokens.Add(1, tags);
-            }
         }
         foreach (var finished in stats.Finished)
         {

@@ -38,11 +38,29 @@ public sealed class ServeOptions
     /// <summary>--enable-prefix-caching / --no-enable-prefix-caching: keep finished sequences' caches for reuse.</summary>
     public bool EnablePrefixCaching { get; set; } = true;
 
-    /// <summary>--max-num-queued-requests: requests waiting for their first schedule beyond which new ones get 503.</summary>
+    /// <summary>
+    /// --max-num-queued-requests: sequences (each prompt × n, as vLLM's engine fans n out) waiting for their first
+    /// schedule beyond which new requests get 503. Default: the KV cache's block count, at most 64 × --max-num-seqs.
+    /// </summary>
     public int? MaxNumQueuedRequests { get; set; }
 
-    /// <summary>--max-num-queued-tokens: prompt tokens waiting for their first schedule beyond which new requests get 503.</summary>
+    /// <summary>
+    /// --max-num-queued-tokens: prompt tokens (× n) waiting for their first schedule beyond which new requests get 503.
+    /// Default: the tokens the KV cache holds.
+    /// </summary>
     public long? MaxNumQueuedTokens { get; set; }
+
+    /// <summary>--max-sequences-per-request: prompts × n that one request may ask for.</summary>
+    public int MaxSequencesPerRequest { get; set; } = 256;
+
+    /// <summary>--max-stop-sequences: strings one request may give in "stop" (OpenAI allows 4).</summary>
+    public int MaxStopSequences { get; set; } = 16;
+
+    /// <summary>--max-stop-sequence-length: characters of the longest stop string.</summary>
+    public int MaxStopSequenceLength { get; set; } = 1024;
+
+    /// <summary>--max-stop-token-ids: ids one request may give in "stop_token_ids".</summary>
+    public int MaxStopTokenIds { get; set; } = 1024;
 
     /// <summary>--request-timeout: seconds a request may take in all before it is aborted (none by default).</summary>
     public double? RequestTimeout { get; set; }

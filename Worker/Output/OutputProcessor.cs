@@ -1,0 +1,86 @@
+using Microsoft.ML.OnnxRuntimeGenAI;
+using Worker.Engine;
+using Worker.Runner;
+
+namespace Worker.Output;
+
+/// <summary>
+/// vLLM's output processor for one API request: turns each engine output into a <see cref="ChoiceDelta"/> on the
+/// request's own thread, never the engine's. Per choice it detokenizes incrementally and looks for stop strings; an
+/// output that awaits its check is reported back to the engine with the tokens to keep, so that the engine counts and
+/// ends the sequence exactly where the text ended.
+/// </summary>
+internal sealed class OutputProcessor : IDisposable
+{
+    private readonly LlmEngine _engine;
+    private readonly Choice[] _choices;
+
+    public OutputProcessor(LlmEngine engine, LoadedModel model, IReadOnlyList<EngineRequest> requests)
+    {
+        _engine = engine;
+        _choices = requests
+            .SelectMany(request =>
+            {
+                var stops = StopStrings.For(request.Parameters.Stop);
+                return request.Sequences.Select(sequence => new Choice(sequence, model.CreateTokenizerStream(), new StopStringMatcher(stops)));
+            })
+            .OrderBy(choice => choice.Sequence.Choice)
+            .ToArray();
+    }
+
+    /// <summary>The client's view of an engine output, or null when it shows nothing (tokens past a stop string).</summary>
+    public ChoiceDelta? Process(SequenceOutput output)
+    {
+        var choice = _choices[output.Choice];
+        if (choice.StoppedByString)
+        {
+            // The engine still sends what it computed before it learnt of the stop; only its finish matters.
+            return output.Finish is { } finish ? new ChoiceDelta(output.Choice, "", 0, finish, output.StopReason, output.Error) : null;
+        }
+
+        var text = new System.Text.StringBuilder();
+        var kept = 0;
+        var shown = output.EndsWithStopToken ? output.Tokens.Length - 1 : output.Tokens.Length;
+        for (; kept < output.Tokens.Length; kept++)
+        {
+            if (kept < shown)
+            {
+                text.Append(choice.Stops.Add(choice.Detokenizer.Decode(output.Tokens[kept])));
+            }
+            if (choice.Stops.Matched is not null)
+            {
+                choice.StoppedByString = true;
+                kept++;
+                break;
+            }
+        }
+        if (output.AwaitsCheck)
+        {
+            _engine.Checked(choice.Sequence, kept, choice.Stops.Matched);
+        }
+        if (output.Finish is not null)
+        {
+            text.Append(choice.Stops.Flush()); // the sequence ended without a stop string: release what was held back
+        }
+        return new ChoiceDelta(output.Choice, text.ToString(), kept, output.Finish, output.StopReason, output.Error);
+    }
+
+    public void Dispose()
+    {
+        foreach (var choice in _choices)
+        {
+            choice.Detokenizer.Dispose();
+        }
+    }
+
+    private sealed class Choice(Sequence sequence, TokenizerStream detokenizer, StopStringMatcher stops)
+    {
+        public Sequence Sequence { get; } = sequence;
+
+        public TokenizerStream Detokenizer { get; } = detokenizer;
+
+        public StopStringMatcher Stops { get; } = stops;
+
+        public bool StoppedByString { get; set; }
+    }
+}
