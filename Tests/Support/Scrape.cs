@@ -4,7 +4,9 @@ public static class Scrape
 {
     public static async Task<Dictionary<string, Family>> MetricsAsync(this HttpClient client, string query = "")
     {
-        var text = await client.GetStringAsync("/metrics" + query, TestContext.Current.CancellationToken);
+        using var response = await client.GetAsync("/metrics" + query, TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"/metrics answered {(int)response.StatusCode}: {text}");
         return PrometheusText.Parse(text);
     }
 
