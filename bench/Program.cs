@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "generate" => GenerateBenchmark.Run(BenchArgs.Parse(args[1..])),
     "overhead" => await OverheadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "soak" => await SoakBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "stop-strings" => await StopStringsBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
 
@@ -21,6 +22,7 @@ static int Usage()
           vellum-bench overhead --model-dir DIR --base-url URL --model NAME [--input-words 32] [--output-len 256] [--rounds 3]
           vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]
                                 [--warmup-seconds 60] [--output-len 64]   (the worker needs VLLM_SERVER_DEV_MODE=1)
+          vellum-bench stop-strings --base-url URL --model NAME [--stop-strings 100000] [--n 16] [--samples 15]
         """);
     return 2;
 }
