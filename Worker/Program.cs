@@ -1,5 +1,6 @@
 using Worker.Api;
 using Worker.Engine;
+using Worker.Hosting;
 using Worker.Models;
 using Worker.Options;
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Testing;
 using Tests.Support;
 using Worker.Engine;
 using Worker.Engine.Speculation;
+using Worker.Hosting;
 using Worker.Models;
 using Worker.Options;
 using Worker.Runner;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Worker.Engine;
+using Worker.Hosting;
 using Worker.Output;
 
 namespace Worker.Api;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Worker.Engine;
+using Worker.Hosting;
 
 namespace Worker.Api;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Worker.Engine;
+using Worker.Hosting;
 using Worker.Options;
 
 namespace Worker.Api;

@@ -5,7 +5,7 @@ using System.Text.Json;
 using Tests.Support;
 using Worker.Engine;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 /// <summary>What a hostile or broken client sends gets an OpenAI-style error and costs the server nothing lasting.</summary>
 public class HostileInputTests(WorkerFixture worker)

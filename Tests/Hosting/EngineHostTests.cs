@@ -3,9 +3,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tests.Support;
 using Worker.Engine;
+using Worker.Hosting;
 using Worker.Options;
 
-namespace Tests.Engine;
+namespace Tests.Hosting;
 
 public class EngineHostTests
 {

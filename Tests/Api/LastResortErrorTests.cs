@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 /// <summary>
 /// No exception reaches Kestrel (a bare 500 with an empty body): whatever no handler expected is answered with an

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 /// <summary>One request, one id: the response, its trace's spans and its log lines all carry it.</summary>
 public class TracingTests

@@ -2,13 +2,14 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using ServiceDefaults.Metrics;
+using Worker.Engine;
+using Worker.Engine.Speculation;
 using Worker.Metrics;
 using Worker.Models;
 using Worker.Options;
-using Worker.Engine.Speculation;
 using Worker.Runner;
 
-namespace Worker.Engine;
+namespace Worker.Hosting;
 
 /// <summary>
 /// The engine's life: loads the model in the background while the server already answers (so /health can say

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 /// <summary>Every class of bad input gets OpenAI's error object with the right status, and the server carries on.</summary>
 public class BadInputTests(WorkerFixture worker)

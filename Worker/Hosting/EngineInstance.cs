@@ -1,6 +1,7 @@
+using Worker.Engine;
 using Worker.Runner;
 
-namespace Worker.Engine;
+namespace Worker.Hosting;
 
 /// <summary>
 /// An engine and the models it runs, held by the host and by every request that uses them (to tokenize, detokenize,

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 public class CompletionsApiTests(WorkerFixture worker)
 {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 /// <summary>Admission control, deadlines and per-request metrics as clients see them.</summary>
 public class ServingLimitsApiTests

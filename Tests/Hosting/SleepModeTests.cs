@@ -3,7 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Hosting;
 
 /// <summary>The sleep endpoints exist only in vLLM's dev mode, as in vLLM.</summary>
 public class SleepEndpointsTests(WorkerFixture worker)
@@ -18,7 +18,7 @@ public class SleepEndpointsTests(WorkerFixture worker)
         using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.False(worker.Services.GetRequiredService<global::Worker.Engine.EngineHost>().IsSleeping);
+        Assert.False(worker.Services.GetRequiredService<global::Worker.Hosting.EngineHost>().IsSleeping);
     }
 }
 

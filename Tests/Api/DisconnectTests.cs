@@ -1,7 +1,7 @@
 using System.Net;
 using Tests.Support;
 
-namespace Tests.Worker;
+namespace Tests.Api;
 
 public class DisconnectTests(DedicatedWorkerFixture fixture) : IClassFixture<DedicatedWorkerFixture>
 {

@@ -1,6 +1,6 @@
 using Worker.Options;
 
-namespace Worker.Engine;
+namespace Worker.Hosting;
 
 public static class EngineServiceExtensions
 {
