@@ -1,7 +1,7 @@
 using Worker.Api;
 using Worker.Engine;
 using Worker.Hosting;
-using Worker.Models;
+using ModelBuilder;
 using Worker.Options;
 
 if (args.FirstOrDefault() == BuildModelCommand.Name)

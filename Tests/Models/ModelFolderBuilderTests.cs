@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntimeGenAI;
 using Tests.Support;
-using Worker.Models;
+using ModelBuilder;
 using Worker.Runner;
 
 namespace Tests.Models;

@@ -1,5 +1,5 @@
 using Tests.Support;
-using Worker.Models;
+using ModelBuilder;
 using Worker.Runner;
 
 namespace Tests.Models;

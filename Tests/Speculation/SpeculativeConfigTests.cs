@@ -4,7 +4,7 @@ using Tests.Support;
 using Worker.Engine;
 using Worker.Engine.Speculation;
 using Worker.Hosting;
-using Worker.Models;
+using ModelBuilder;
 using Worker.Options;
 using Worker.Runner;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Worker.Models;
+using ModelBuilder;
 
 namespace Tests.Support;
 

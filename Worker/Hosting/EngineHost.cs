@@ -5,7 +5,7 @@ using ServiceDefaults.Metrics;
 using Worker.Engine;
 using Worker.Engine.Speculation;
 using Worker.Metrics;
-using Worker.Models;
+using ModelBuilder;
 using Worker.Options;
 using Worker.Runner;
 

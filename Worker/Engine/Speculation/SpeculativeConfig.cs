@@ -46,7 +46,7 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
         switch (method)
         {
             case DraftModelMethod:
-                var draft = String(root, "model") ?? Path.Combine(targetModelPath, Models.ModelFolderBuilder.DraftFolderName);
+                var draft = String(root, "model") ?? Path.Combine(targetModelPath, ModelBuilder.ModelFolderBuilder.DraftFolderName);
                 if (!File.Exists(Path.Combine(draft, "genai_config.json")))
                 {
                     throw Invalid($"the draft model folder '{draft}' has no genai_config.json");

@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>The project's own training text (Models/corpus.txt, embedded): documents separated by end-of-text.</summary>
 internal static class Corpus
@@ -10,7 +10,7 @@ internal static class Corpus
 
     private static string[] Load()
     {
-        using var stream = typeof(Corpus).Assembly.GetManifestResourceStream("Worker.Models.corpus.txt")
+        using var stream = typeof(Corpus).Assembly.GetManifestResourceStream("ModelBuilder.corpus.txt")
             ?? throw new InvalidOperationException("The embedded corpus is missing from the Worker assembly.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd()

@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// A trained byte-level BPE vocabulary: 256 byte symbols (id = byte value), then one token per merge in

@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// A tiny deterministic random source for model weights. Normal samples use the Irwin–Hall sum of

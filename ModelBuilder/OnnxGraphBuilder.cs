@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>A thin layer over ONNX protobuf types: nodes with generated names, typed inputs and initializers.</summary>
 internal sealed class OnnxGraphBuilder

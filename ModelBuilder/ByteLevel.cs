@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// GPT-2's byte-level conventions, as the HF tokenizers "ByteLevel" pre-tokenizer and decoder apply them:

@@ -1,7 +1,7 @@
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// A small pre-LayerNorm decoder with learned positions and GroupQueryAttention (the com.microsoft op that

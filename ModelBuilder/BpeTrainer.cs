@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>Trains byte-level BPE merges on documents, deterministically.</summary>
 internal static class BpeTrainer

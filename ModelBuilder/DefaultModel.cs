@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// The model a worker serves when no --model is given: the tiny model, built once into the cache folder.

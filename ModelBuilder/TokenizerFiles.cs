@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>Writes a vocabulary as the HF tokenizer files ONNX Runtime GenAI reads.</summary>
 internal static class TokenizerFiles

@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary><c>Worker build-model --out DIR [--size tiny|small]</c>: writes a model folder (and its draft in DIR/draft).</summary>
 public static class BuildModelCommand

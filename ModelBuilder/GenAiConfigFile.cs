@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>Writes genai_config.json for one decoder, as ONNX Runtime GenAI's model builder lays it out.</summary>
 internal static class GenAiConfigFile

@@ -1,6 +1,6 @@
 using Google.Protobuf;
 
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// Builds a complete ONNX Runtime GenAI model folder from the project's corpus: a target model in

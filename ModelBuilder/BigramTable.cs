@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>
 /// log P(next | current) counted on the tokenized corpus. Added to the transformer's logits, it makes the

@@ -1,4 +1,4 @@
-namespace Worker.Models;
+namespace ModelBuilder;
 
 /// <summary>The dimensions of one decoder the builder writes.</summary>
 public sealed record ModelShape(
