@@ -129,7 +129,7 @@ public class RequestTimeoutTests
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("request_timeout", (await response.JsonAsync()).GetProperty("error").GetProperty("code").GetString());
         var idle = await worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(5));
-        Assert.True(idle.Finished["abort"] == 1, idle.ToString() + string.Join(",", idle.Finished));
+        Assert.Equal(1, idle.Finished["abort"]);
         var metrics = await client.MetricsAsync();
         Assert.Equal(1, metrics["vllm:request_success_total"].Value([("model_name", WorkerApp.ModelName), ("engine", "0"), ("finished_reason", "abort")]));
     }
