@@ -16,7 +16,7 @@ public class StatsLoggerTests
     }
 
     private static StepStats Step(int promptComputed, int generated, long queries, long hits) =>
-        new(0, promptComputed + generated, promptComputed, generated, queries, hits, 0, [], [], [], [], [], [], [], []);
+        new(0, promptComputed + generated, promptComputed, queries, hits, 0, [new GeneratedTokens("r", null, generated)], [], [], [], [], [], [], []);
 
     private static EngineSnapshot Snapshot(int running, int waiting, int usedBlocks) =>
         new(running, waiting, running + waiting, running, 1, 100, usedBlocks, 0, 100 - usedBlocks, 0, 0, 0, 0,

@@ -8,12 +8,11 @@ namespace Worker.Engine;
 /// </summary>
 /// <param name="IterationTokens">Tokens the step computed, vLLM's iteration tokens: prompt tokens not served from cache plus the tokens it sampled.</param>
 /// <param name="PromptTokensComputed">Prompt tokens of sequences whose first token counted in this turn, less cached ones.</param>
-/// <param name="GeneratedTokens">Output tokens that counted in this turn (tokens waiting for a stop-string check count once checked).</param>
+/// <param name="Generated">Output tokens that counted in this turn, per sequence (tokens waiting for a stop-string check count once checked).</param>
 public sealed record StepStats(
     long Timestamp,
     int IterationTokens,
     int PromptTokensComputed,
-    int GeneratedTokens,
     long PrefixQueries,
     long PrefixHits,
     int Preemptions,
@@ -24,7 +23,11 @@ public sealed record StepStats(
     IReadOnlyList<FinishedRequestStats> FinishedRequests,
     IReadOnlyList<ForwardPass> ForwardPasses,
     IReadOnlyList<KvBlockEvent> KvBlockEvents,
-    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds);
+    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds)
+{
+    /// <summary>Output tokens that counted in this turn, all sequences together.</summary>
+    public int GeneratedTokens => Generated.Sum(g => g.Count);
+}
 
 /// <summary>The tokens one sequence gained in a step (several with speculative decoding).</summary>
 public readonly record struct GeneratedTokens(string RequestId, Activity? Trace, int Count);

@@ -9,16 +9,9 @@ internal static class Sampler
     /// <exception cref="NonFiniteLogitsException">Some logit is NaN or +infinity (-infinity masks a token and is fine).</exception>
     public static int Sample(ReadOnlySpan<float> logits, SamplingParams parameters, Random random)
     {
-        foreach (var logit in logits)
-        {
-            if (float.IsNaN(logit) || float.IsPositiveInfinity(logit))
-            {
-                throw new NonFiniteLogitsException();
-            }
-        }
         if (parameters.IsGreedy || parameters.TopK == 1)
         {
-            return ArgMax(logits);
+            return ArgMax(logits, requireUsable: true);
         }
 
         // Candidates sorted by logit, highest first; ties keep token order so seeded runs are reproducible.
@@ -26,6 +19,7 @@ internal static class Sampler
         for (var i = 0; i < order.Length; i++)
         {
             order[i] = i;
+            ThrowIfUnusable(logits[i]);
         }
         var keys = logits.ToArray();
         Array.Sort(keys, order, Comparer<float>.Create((a, b) => b.CompareTo(a)));
@@ -65,17 +59,31 @@ internal static class Sampler
         return order[count - 1];
     }
 
-    public static int ArgMax(ReadOnlySpan<float> logits)
+    /// <param name="requireUsable">Throw on NaN or +infinity, checked in the same pass (sampling does; a draft's guesses are verified anyway).</param>
+    public static int ArgMax(ReadOnlySpan<float> logits, bool requireUsable = false)
     {
         var best = 0;
-        for (var i = 1; i < logits.Length; i++)
+        for (var i = 0; i < logits.Length; i++)
         {
+            if (requireUsable)
+            {
+                ThrowIfUnusable(logits[i]);
+            }
             if (logits[i] > logits[best])
             {
                 best = i;
             }
         }
         return best;
+    }
+
+    /// <summary>-infinity masks a token and is fine; NaN and +infinity mean the model is broken or overflowed.</summary>
+    private static void ThrowIfUnusable(float logit)
+    {
+        if (float.IsNaN(logit) || float.IsPositiveInfinity(logit))
+        {
+            throw new NonFiniteLogitsException();
+        }
     }
 }
 

@@ -17,9 +17,8 @@ internal sealed class StepStatsBuilder
     private readonly List<SpeculativeRoundStats> _speculativeRounds = [];
     private int _iterationTokens;
     private int _promptTokensComputed;
-    private int _generatedTokens;
 
-    public bool IsEmpty => _generatedTokens == 0 && _finished.Count == 0 && _forwardPasses.Count == 0 && _firstTokens.Count == 0;
+    public bool IsEmpty => _generated.Count == 0 && _finished.Count == 0 && _forwardPasses.Count == 0 && _firstTokens.Count == 0;
 
     public void ForwardPass(int tokensFed, int contextLength) => _forwardPasses.Add(new ForwardPass(tokensFed, contextLength));
 
@@ -37,7 +36,6 @@ internal sealed class StepStatsBuilder
     /// </summary>
     public void TokensGenerated(Sequence sequence, long now, int count)
     {
-        _generatedTokens += count;
         _generated.Add(new GeneratedTokens(sequence.Request.Id, sequence.Request.Trace, count));
         var timeline = sequence.Timeline;
         if (timeline.FirstToken == 0)
@@ -84,7 +82,7 @@ internal sealed class StepStatsBuilder
 
     public StepStats Build(long now, long prefixQueries, long prefixHits, int preemptions, IReadOnlyList<KvBlockEvent> kvBlockEvents)
     {
-        var stats = new StepStats(now, _iterationTokens, _promptTokensComputed, _generatedTokens, prefixQueries, prefixHits, preemptions,
+        var stats = new StepStats(now, _iterationTokens, _promptTokensComputed, prefixQueries, prefixHits, preemptions,
             _generated.ToArray(), _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents,
             _speculativeRounds.ToArray());
         _speculativeRounds.Clear();
@@ -96,7 +94,6 @@ internal sealed class StepStatsBuilder
         _forwardPasses.Clear();
         _iterationTokens = 0;
         _promptTokensComputed = 0;
-        _generatedTokens = 0;
         return stats;
     }
 
