@@ -124,7 +124,11 @@ public class SleepMemoryTests
             await ServeThenMeasureAsync(worker);
             asleep.Add(await SleepAndMeasureAsync(worker, 2));
         }
-        Assert.True(asleep[^1] <= level2 * 1.10, $"after {asleep.Count} more cycles a sleeping worker holds {Mb(asleep[^1])} MB, first {Mb(level2)} MB");
+        // A cycle that kept its weights would add a whole model; the runtime's own warm-up (JIT, heap growth) adds a few
+        // MB at most, so half a model over four cycles tells the two apart on a noisy machine.
+        var weights = new FileInfo(Path.Combine(SmallModel.Directory, "model.onnx")).Length;
+        Assert.True(asleep[^1] - level2 < weights / 2,
+            $"after {asleep.Count} more cycles a sleeping worker holds {Mb(asleep[^1])} MB, first {Mb(level2)} MB (weights {Mb(weights)} MB)");
     }
 
     private static async Task<long> ServeThenMeasureAsync(WorkerProcess worker)

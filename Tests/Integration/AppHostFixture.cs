@@ -2,6 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Tests.Support;
 
 namespace Tests.Integration;
 
@@ -24,7 +25,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         // The embedded model is built into a fresh cache so the run proves the first-start path.
-        var cache = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"), "cache");
+        var cache = TestFolders.New("cache");
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             ["--Worker:DownloadDir", cache, "--Metrics:EnableExemplars", "true", "--LocalPrometheus", "false"], timeout.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));

@@ -94,7 +94,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public static async Task<PrometheusServer> StartAsync(string binary, string targets, string extraArguments = "")
     {
-        var directory = Directory.CreateTempSubdirectory("vellum-prometheus-").FullName;
+        var directory = Directory.CreateDirectory(TestFolders.New("prometheus")).FullName;
         var config = Path.Combine(directory, "prometheus.yml");
         await File.WriteAllTextAsync(config, $"""
             global:

@@ -10,8 +10,8 @@ public class ModelFolderBuilderTests
     [Fact]
     public void Build_SameSizeTwice_WritesBitIdenticalFiles()
     {
-        var first = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"));
-        var second = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"));
+        var first = TestFolders.New("first");
+        var second = TestFolders.New("second");
         ModelFolderBuilder.Build(ModelSize.Tiny, first);
         ModelFolderBuilder.Build(ModelSize.Tiny, second);
 

@@ -41,7 +41,7 @@ public class SpeculativeConfigTests
     [Fact]
     public void DraftWithAnotherTokenizer_IsRefused()
     {
-        var other = Directory.CreateTempSubdirectory("vellum-draft-").FullName;
+        var other = Directory.CreateDirectory(TestFolders.New("draft")).FullName;
         foreach (var file in Directory.GetFiles(Path.Combine(TinyModel.Directory, ModelFolderBuilder.DraftFolderName)))
         {
             File.Copy(file, Path.Combine(other, Path.GetFileName(file)));

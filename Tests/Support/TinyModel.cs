@@ -21,7 +21,7 @@ internal static class TestModels
 
     public static string Built(ModelSize size) => Folders.GetOrAdd(size, _ => new Lazy<string>(() =>
     {
-        var directory = Path.Combine(Path.GetTempPath(), "vellum-tests", Guid.NewGuid().ToString("N"), size.Name);
+        var directory = TestFolders.New(size.Name);
         ModelFolderBuilder.Build(size, directory);
         return directory;
     })).Value;
