@@ -69,7 +69,7 @@ public class HostileInputTests(WorkerFixture worker)
     {
         var options = worker.Engine.Options;
 
-        Assert.Equal(Math.Min(options.Cache.TotalBlocks, 64 * options.MaxNumSeqs), options.MaxNumQueuedRequests);
+        Assert.Equal(Math.Min(options.Cache.TotalBlocks, 64 * options.Limits.MaxNumSeqs), options.MaxNumQueuedRequests);
         Assert.Equal((long)options.Cache.TotalBlocks * options.Cache.BlockSize, options.MaxNumQueuedTokens);
     }
 

@@ -22,16 +22,17 @@ public class KvBlockPoolTests
         Assert.False(pool.TryGrow(b, tokens: 16 * 8));     // 8 blocks do not fit in 7: nothing changes
         Assert.Equal((0, 4, 7), (b.Blocks, pool.UsedBlocks, pool.FreeBlocks));
 
-        pool.MoveToCache(a);                               // a finished: its blocks stay, evictable
-        Assert.Equal((0, 4, 7), (pool.UsedBlocks, pool.CachedBlocks, pool.FreeBlocks));
-        Assert.Equal(0, pool.Usage);
-
-        pool.TakeFromCache(a);                             // a new sequence takes a's cache...
-        pool.ShrinkTo(a, tokens: 20);                      // ...rewinds it to a 20-token common prefix
-        Assert.Equal((2, 2, 0, 9), (a.Blocks, pool.UsedBlocks, pool.CachedBlocks, pool.FreeBlocks));
-
+        var kept = new KvAllocation();                     // a finished: a 20-token prefix of it is kept for reuse
         pool.Free(a, cached: false);
-        Assert.Equal((0, 0, 0, 11), (a.Blocks, pool.UsedBlocks, pool.CachedBlocks, pool.FreeBlocks));
+        Assert.True(pool.TryAllocateCached(kept, tokens: 20));
+        Assert.Equal((2, 0, 2, 9), (kept.Blocks, pool.UsedBlocks, pool.CachedBlocks, pool.FreeBlocks));
+        Assert.Equal(0, pool.Usage);                       // kept prefixes are evictable: not usage
+
+        Assert.False(pool.TryAllocateCached(new KvAllocation(), tokens: 16 * 10)); // no room: nothing changes
+        Assert.Equal((0, 2, 9), (pool.UsedBlocks, pool.CachedBlocks, pool.FreeBlocks));
+
+        pool.Free(kept, cached: true);
+        Assert.Equal((0, 0, 0, 11), (kept.Blocks, pool.UsedBlocks, pool.CachedBlocks, pool.FreeBlocks));
     }
 
     [Fact]

@@ -6,6 +6,8 @@ namespace Tests.Engine;
 /// <summary>The scheduler under memory pressure, prefix reuse and aborts, on the real tiny model.</summary>
 public class SchedulerBehaviourTests
 {
+    private const string LongPreamble = "Read this, then carry on in the same voice, plainly and without hurry: ";
+
     private static readonly string[] Prompts =
     [
         "The cat sat by the window and watched the rain.",
@@ -47,7 +49,7 @@ public class SchedulerBehaviourTests
     }
 
     [Fact]
-    public async Task PrefixReuse_TakesTheCachedGenerator_AndGreedyOutputIsWhatItIsAlone()
+    public async Task PrefixReuse_CopiesTheKeptCache_AndGreedyOutputIsWhatItIsAlone()
     {
         using var harness = new EngineHarness();
         var first = harness.Encode("The ship left the harbour at dawn. Gulls followed it for a while,");
@@ -57,8 +59,8 @@ public class SchedulerBehaviourTests
 
         var reused = await harness.Submit(followUp, maxTokens: 30).CompletionAsync();
 
-        // The pooled cache holds the prompt and all but the last sampled token (never fed back).
-        Assert.Equal(first.Length + firstOutput.Length - 1, harness.Engine.Snapshot.PrefixHits - hitsBefore);
+        // The kept cache holds the prompt and all but the last sampled token (never fed back), in whole blocks.
+        Assert.Equal((first.Length + firstOutput.Length - 1) / 16 * 16, harness.Engine.Snapshot.PrefixHits - hitsBefore);
         Assert.Equal((await RunAloneAsync([followUp], maxTokens: 30))[0], reused[0].Tokens);
     }
 
@@ -73,19 +75,19 @@ public class SchedulerBehaviourTests
 
         var output = await harness.Submit(other, maxTokens: 25).CompletionAsync();
 
-        Assert.True(harness.Engine.Snapshot.PrefixHits - hitsBefore >= shared.Length);
+        Assert.Equal(shared.Length / 16 * 16, harness.Engine.Snapshot.PrefixHits - hitsBefore);
         Assert.Equal((await RunAloneAsync([other], maxTokens: 25))[0], output[0].Tokens);
     }
 
     [Fact]
     public async Task MixedWorkload_AfterwardsEveryBlockIsFreeOrCached_AndTheCountsAddUp()
     {
-        using var harness = new EngineHarness(maxNumSeqs: 8, blocks: 32);
+        using var harness = new EngineHarness(maxNumSeqs: 8, blocks: 32, maxQueuedTokens: 4096);
         var submitted = new List<Submitted>();
         for (var i = 0; i < 12; i++)
         {
-            // Repeated prompts hit the prefix pool; n = 2 doubles the sequences; the budget forces preemption.
-            submitted.Add(harness.Submit(Prompts[i % 4], maxTokens: 60 + 10 * (i % 3), n: 1 + i % 2, temperature: 0.8, seed: i));
+            // Repeated prompts hit the prefix pool (longer than a block); n = 2 doubles the sequences; the budget forces preemption.
+            submitted.Add(harness.Submit(LongPreamble + Prompts[i % 4], maxTokens: 60 + 10 * (i % 3), n: 1 + i % 2, temperature: 0.8, seed: i));
         }
         harness.Engine.Abort(submitted[11].Request);                        // most likely still waiting
         await harness.WaitForAsync(s => s.Steps > 5, TimeSpan.FromSeconds(30));

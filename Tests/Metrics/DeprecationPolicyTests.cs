@@ -89,7 +89,7 @@ public class DeprecationPolicyTests
         using var client = worker.CreateClient();
         for (var i = 0; i < 3; i++)
         {
-            using var _ = await client.PostJsonAsync("/v1/completions", new { prompt = "The river ran through the valley", max_tokens = 12, ignore_eos = true });
+            using var _ = await client.PostJsonAsync("/v1/completions", new { prompt = "The river ran through the valley and past the old mill, where the miller counted sacks of flour every morning", max_tokens = 12, ignore_eos = true });
         }
         await worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(5));
 

@@ -8,6 +8,9 @@ namespace Tests.Metrics;
 /// <summary>After a known workload, what /metrics says equals what was served, with vLLM's definitions.</summary>
 public class MetricsSemanticsTests
 {
+    /// <summary>Longer than two KV blocks, so that a repeat of it hits the prefix cache (hits are whole blocks).</summary>
+    private const string RiverPrompt = "The river ran through the valley and past the old mill, where the miller counted sacks of flour every morning";
+
     private static readonly (string, string)[] Series = [(C.ModelName, WorkerApp.ModelName), (C.Engine, "0")];
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
@@ -22,8 +25,8 @@ public class MetricsSemanticsTests
         var requests = new object[]
         {
             new { prompt = "The cat sat by the window.", max_tokens = 60 },                       // stops at end-of-text
-            new { prompt = "The river ran through the valley", max_tokens = 40, ignore_eos = true },
-            new { prompt = "The river ran through the valley", max_tokens = 30, ignore_eos = true }, // prefix hit
+            new { prompt = RiverPrompt, max_tokens = 40, ignore_eos = true },
+            new { prompt = RiverPrompt, max_tokens = 30, ignore_eos = true }, // prefix hit (whole blocks of it)
             new { prompt = "Bread needs time.", max_tokens = 25, ignore_eos = true, n = 3 },
             new { prompt = "Numbers tell a story", max_tokens = 80, ignore_eos = true, stop = new[] { "zzzz" } },
         };

@@ -3,6 +3,8 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Worker.Engine;
 using Worker.Engine.Speculation;
+using Worker.Hosting;
+using Worker.Options;
 using Worker.Runner;
 
 namespace Tests.Support;
@@ -17,28 +19,25 @@ public sealed class EngineHarness : IDisposable
     private readonly ConcurrentDictionary<string, ChannelReader<SequenceOutput>> _outputs = new();
 
     /// <param name="speculativeConfig">--speculative-config JSON; a draft_model without "model" uses the tiny model's draft.</param>
+    /// <param name="maxNumBatchedTokens">--max-num-batched-tokens; null for the worker's default.</param>
     public EngineHarness(int maxNumSeqs = 8, int? blocks = null, int blockSize = 16, bool prefixCaching = true,
-        int? maxQueuedRequests = null, long? maxQueuedTokens = null, string? speculativeConfig = null, IReadOnlyList<IEngineStatsSink>? statsSinks = null)
+        int? maxQueuedRequests = null, long? maxQueuedTokens = null, string? speculativeConfig = null, IReadOnlyList<IEngineStatsSink>? statsSinks = null,
+        int? maxNumBatchedTokens = null, bool chunkedPrefill = true, int longPrefillTokenThreshold = 0)
     {
-        _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
-        SpeculativeDecoding? speculation = null;
-        if (speculativeConfig is not null)
+        var settings = new ServeOptions
         {
-            var config = SpeculativeConfig.Parse(speculativeConfig, TinyModel.Directory);
-            IDraftProposer proposer;
-            if (config.DraftModel is { } draftPath)
-            {
-                _draft = LoadedModel.Load(draftPath, "cpu", _model.MaxModelLength);
-                proposer = new DraftModelProposer(_draft);
-            }
-            else
-            {
-                proposer = new NgramProposer(config.PromptLookupMax, config.PromptLookupMin);
-            }
-            speculation = new SpeculativeDecoding(proposer, config.NumSpeculativeTokens, config.MinAdaptiveK);
+            Model = TinyModel.Directory, MaxNumSeqs = maxNumSeqs, NumGpuBlocksOverride = blocks, BlockSize = blockSize, EnablePrefixCaching = prefixCaching,
+            MaxNumQueuedRequests = maxQueuedRequests, MaxNumQueuedTokens = maxQueuedTokens, SpeculativeConfig = speculativeConfig,
+            MaxNumBatchedTokens = maxNumBatchedTokens, EnableChunkedPrefill = chunkedPrefill, LongPrefillTokenThreshold = longPrefillTokenThreshold,
+        };
+        _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
+        var config = speculativeConfig is null ? null : SpeculativeConfig.Parse(speculativeConfig, TinyModel.Directory);
+        if (config?.DraftModel is { } draftPath)
+        {
+            _draft = LoadedModel.Load(draftPath, "cpu", _model.MaxModelLength);
         }
-        var cache = KvCacheConfig.Create(_model.Folder, _model.MaxModelLength, blockSize, 64L << 20, blocks, prefixCaching, draft: _draft?.Folder);
-        Engine = new LlmEngine(_model, new EngineOptions(maxNumSeqs, cache, maxQueuedRequests, maxQueuedTokens, Speculation: speculation), NullLogger<LlmEngine>.Instance, statsSinks);
+        var policy = new ServiceDefaults.Metrics.MetricsPolicy();
+        Engine = EngineFactory.Create(_model, _draft, config, settings, 64L << 20, policy, statsSinks ?? [], NullLogger<LlmEngine>.Instance);
     }
 
     public LlmEngine Engine { get; }

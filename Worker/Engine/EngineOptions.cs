@@ -6,7 +6,7 @@ namespace Worker.Engine;
 /// <param name="MaxNumQueuedRequests">Queued sequences (prompt × n) past which a request is refused; null: no limit.</param>
 /// <param name="MaxNumQueuedTokens">Queued prompt tokens (× n) past which a request is refused; null: no limit.</param>
 public sealed record EngineOptions(
-    int MaxNumSeqs,
+    SchedulerLimits Limits,
     KvCacheConfig Cache,
     int? MaxNumQueuedRequests,
     long? MaxNumQueuedTokens,

@@ -1,9 +1,10 @@
 namespace Worker.Engine;
 
 /// <summary>
-/// Counts KV-cache blocks. Every block is free, used (held by a running sequence) or cached (held by a finished
-/// sequence's generator in the prefix pool, evictable). ONNX Runtime GenAI keeps each generator's cache contiguous,
-/// so blocks are accounting units of <see cref="BlockSize"/> tokens, not addresses; the counts are true to memory.
+/// Counts KV-cache blocks. Every block is free, used (held by a running sequence) or cached (held by a prefix kept
+/// for reuse, evictable). GroupQueryAttention needs each sequence's cache contiguous, so the runner's arena gives
+/// each one a slot and blocks are accounting units of <see cref="BlockSize"/> tokens, not addresses: a slot's pages
+/// are committed as its tokens are written (and handed back when it is freed), so the counts are true to memory.
 /// The pool counts; the scheduler decides who gets blocks and whom to preempt.
 /// </summary>
 internal sealed class KvBlockPool(int totalBlocks, int blockSize, KvBlockSampler? sampler = null)
@@ -41,30 +42,18 @@ internal sealed class KvBlockPool(int totalBlocks, int blockSize, KvBlockSampler
         return true;
     }
 
-    /// <summary>Shrinks a used allocation to <paramref name="tokens"/> (after a rewind) and frees the rest.</summary>
-    public void ShrinkTo(KvAllocation allocation, int tokens)
+    /// <summary>Blocks for a prefix kept for reuse; false, changing nothing, when short of free blocks.</summary>
+    public bool TryAllocateCached(KvAllocation allocation, int tokens)
     {
-        var excess = allocation.Blocks - BlocksFor(tokens);
-        if (excess > 0)
+        var needed = BlocksFor(tokens);
+        if (needed > FreeBlocks)
         {
-            sampler?.Evicted(allocation, BlocksFor(tokens));
-            UsedBlocks -= excess;
-            allocation.Blocks -= excess;
+            return false;
         }
-    }
-
-    /// <summary>A finished sequence's blocks stay allocated but become evictable.</summary>
-    public void MoveToCache(KvAllocation allocation)
-    {
-        UsedBlocks -= allocation.Blocks;
-        CachedBlocks += allocation.Blocks;
-    }
-
-    /// <summary>A cached allocation taken over by a new sequence.</summary>
-    public void TakeFromCache(KvAllocation allocation)
-    {
-        CachedBlocks -= allocation.Blocks;
-        UsedBlocks += allocation.Blocks;
+        sampler?.Allocated(allocation, 0, needed);
+        CachedBlocks += needed;
+        allocation.Blocks = needed;
+        return true;
     }
 
     /// <summary>A cached allocation's blocks served a prefix hit.</summary>
@@ -85,7 +74,7 @@ internal sealed class KvBlockPool(int totalBlocks, int blockSize, KvBlockSampler
     }
 }
 
-/// <summary>The blocks one generator's cache holds.</summary>
+/// <summary>The blocks one sequence's (or kept prefix's) cache holds.</summary>
 internal sealed class KvAllocation
 {
     public int Blocks { get; set; }

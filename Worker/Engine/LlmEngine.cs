@@ -5,24 +5,23 @@ using Worker.Runner;
 namespace Worker.Engine;
 
 /// <summary>
-/// The engine loop: on its own thread it takes new requests and aborts, lets the scheduler prepare the step
-/// (blocks, preemptions, admissions), advances every running sequence by one token in parallel, records the
-/// turn's stats, and only then hands the results to each request's output channel: by the time a client has its
-/// response, the metrics count it and its exemplars could still take its span (a span that has ended cannot be
-/// made current again). Nothing outside this thread touches a sequence while it runs.
+/// The engine loop, vLLM V1's: on its own thread it takes new requests and aborts, asks the scheduler for the step's
+/// plan, has the proposer guess (speculative decoding), the runner execute the plan in one batched forward pass
+/// (plus a pass per prefill chunk), then samples each row, accepts or rejects guesses, advances or finishes
+/// sequences, records the turn's stats, and only then hands the results to each request's output channel: by the
+/// time a client has its response, the metrics count it and its exemplars could still take its span (a span that
+/// has ended cannot be made current again). Nothing outside this thread touches a sequence while it runs.
 /// </summary>
 public sealed partial class LlmEngine : IDisposable
 {
     private readonly LoadedModel _model;
+    private readonly IModelRunner _runner;
     private readonly EngineOptions _options;
     private readonly Scheduler _scheduler;
     private readonly ILogger _logger;
     private readonly IReadOnlyList<IEngineStatsSink> _statsSinks;
     private readonly StepStatsBuilder _stats = new();
     private readonly KvBlockSampler? _blockSampler;
-    private long _reportedPrefixQueries;
-    private long _reportedPrefixHits;
-    private long _reportedPreemptions;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
     private readonly ConcurrentQueue<(Sequence Sequence, int KeptTokens, string? StopString)> _checks = new();
@@ -42,15 +41,16 @@ public sealed partial class LlmEngine : IDisposable
     private EngineError _stopError = new(EngineError.EngineShutdown, "The server is shutting down; the request was aborted.");
     private volatile EngineSnapshot _snapshot;
 
+    /// <param name="runner">Executes the steps and owns the KV arena; the engine disposes it (and the proposer) when it stops.</param>
     /// <param name="statsSinks">Who turns each step's stats into metrics and log lines; none with --disable-log-stats.</param>
-    public LlmEngine(LoadedModel model, EngineOptions options, ILogger<LlmEngine> logger, IReadOnlyList<IEngineStatsSink>? statsSinks = null)
+    internal LlmEngine(LoadedModel model, IModelRunner runner, EngineOptions options, ILogger<LlmEngine> logger, IReadOnlyList<IEngineStatsSink>? statsSinks = null)
     {
         _model = model;
+        _runner = runner;
         _options = options;
         _statsSinks = statsSinks ?? [];
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
-        _scheduler = new Scheduler(options.MaxNumSeqs, options.Cache, model.MaxModelLength, _blockSampler,
-            options.Speculation?.NumSpeculativeTokens ?? 0, options.Speculation is { } speculation ? speculation.Proposer.Release : null);
+        _scheduler = new Scheduler(options.Limits, options.Cache, runner.Cache, model.MaxModelLength, _blockSampler, options.Speculation);
         _logger = logger;
         _snapshot = TakeSnapshot();
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
@@ -224,105 +224,167 @@ public sealed partial class LlmEngine : IDisposable
 
     private void Step()
     {
-        _scheduler.Schedule(Stopwatch.GetTimestamp());
+        var plan = _scheduler.Schedule(Stopwatch.GetTimestamp());
         LeaveQueue();
-
-        var running = _scheduler.Running.ToArray();
-        var rounds = new SpeculativeRound[running.Length];
-        var errors = new Exception?[running.Length];
-        void Compute(int i)
+        if (plan.Rows.Count == 0)
         {
-            try
-            {
-                rounds[i] = Advance(running[i]);
-            }
-            catch (Exception e)
-            {
-                errors[i] = e;
-            }
+            return;
         }
-
-        if (running.Length == 1)
+        var drafted = Stopwatch.GetTimestamp();
+        var guesses = Propose(plan);
+        var started = Stopwatch.GetTimestamp();
+        var rows = plan.Rows.Select((row, i) => new RunnerRow(row.Sequence.Slot, [.. row.Tokens, .. guesses[i]], row.Samples ? 1 + guesses[i].Length : 0)).ToArray();
+        float[] logits;
+        try
         {
-            Compute(0);
+            logits = _runner.Execute(rows);
         }
-        else
+        catch (Exception e)
         {
-            Parallel.For(0, running.Length, Compute);
+            // A failed forward pass leaves every row's cache in doubt: each of the step's requests fails.
+            foreach (var request in plan.Rows.Select(r => r.Sequence.Request).Distinct().ToArray())
+            {
+                Log.SequenceFailed(_logger, request.Id, e);
+                EndRequest(request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {e.Message}"));
+            }
+            return;
         }
         _steps++;
 
         // One timestamp for the whole step's outputs, as vLLM stamps each batch of engine outputs.
         var stepDone = Stopwatch.GetTimestamp();
-        for (var i = 0; i < running.Length; i++)
+        var draftSeconds = Stopwatch.GetElapsedTime(drafted, started).TotalSeconds;
+        var verifySeconds = Stopwatch.GetElapsedTime(started, stepDone).TotalSeconds;
+        var vocab = _runner.VocabSize;
+        var offset = 0;
+        for (var i = 0; i < plan.Rows.Count; i++)
         {
-            var sequence = running[i];
-            if (errors[i] is { } error)
+            var row = plan.Rows[i];
+            var sequence = row.Sequence;
+            var rowLogits = logits.AsMemory(offset, rows[i].LogitsRows * vocab);
+            offset += rowLogits.Length;
+            sequence.ComputedTokens += rows[i].Tokens.Length;
+            _stats.ForwardPass(rows[i].Tokens.Length, sequence.ComputedTokens);
+            if (!row.Samples)
             {
-                Log.SequenceFailed(_logger, sequence.Request.Id, error);
-                EndRequest(sequence.Request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {error.Message}"));
+                continue; // a prefill chunk that does not finish the prompt: nothing to sample yet
+            }
+            int[] emitted;
+            try
+            {
+                emitted = SampleAndVerify(sequence, rowLogits.Span, guesses[i]);
+            }
+            catch (NonFiniteLogitsException e)
+            {
+                Log.SequenceFailed(_logger, sequence.Request.Id, e);
+                EndRequest(sequence.Request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {e.Message}"));
                 continue;
             }
-            if (sequence.Finish is not null)
+            var accepted = emitted.Length - 1;
+            if (guesses[i].Length > 0)
             {
-                continue; // ended with its request during this loop
+                _stats.SpeculativeRound(sequence, guesses[i].Length, accepted, draftSeconds, verifySeconds);
+                sequence.Speculation.Add(guesses[i].Length, accepted);
+                sequence.SpeculativeK = _options.Speculation!.NextK(sequence.SpeculativeK, guesses[i].Length, accepted);
             }
-            var round = rounds[i];
-            var (tokens, finish, isStopToken) = AcceptTokens(sequence, round.Tokens);
-            _stats.ForwardPass(sequence.LastTokensFed, sequence.CachedTokenCount);
-            _stats.TokensComputed(sequence, tokens.Length);
-            sequence.HasOutput = true;
-            if (round.Proposed > 0)
-            {
-                _stats.SpeculativeRound(sequence, round.Proposed, round.Accepted, round.DraftSeconds, round.VerifySeconds);
-            }
-            if (sequence.AwaitsChecks)
-            {
-                // Counted, and ended, once the output processor has checked the tokens for stop strings.
-                sequence.Unchecked.Enqueue(new UncheckedOutput(stepDone, tokens.Length));
-                if (finish is { } pending)
-                {
-                    sequence.PendingFinish = pending;
-                    _scheduler.Finish(sequence);
-                }
-                _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: isStopToken, AwaitsCheck: true)));
-                continue;
-            }
-            CountGenerated(sequence, stepDone, tokens.Length);
-            if (finish is { } reason)
-            {
-                _scheduler.Finish(sequence);
-                CompleteSequence(sequence, reason, stopReason: null, tokens, isStopToken);
-            }
-            else
-            {
-                _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens)));
-            }
+            // The cache keeps the fed tokens and the accepted guesses; the last emitted token is fed next step.
+            var committed = sequence.ComputedTokens - guesses[i].Length + accepted;
+            _runner.Cache.Truncate(sequence.Slot, committed);
+            sequence.ComputedTokens = committed;
+            _options.Speculation?.Proposer.Commit(sequence, committed);
+            Advance(sequence, emitted, stepDone);
         }
     }
 
-    /// <summary>
-    /// One token by the target alone, or a speculative round when speculation is on and the sequence has room for
-    /// guesses (they must fit before max_model_len and max_tokens).
-    /// </summary>
-    private SpeculativeRound Advance(Sequence sequence)
+    /// <summary>Asks the proposer for the guesses the plan allows each decoding sequence; none for the others.</summary>
+    private int[][] Propose(StepPlan plan)
     {
-        if (_options.Speculation is { } speculation)
+        var guesses = new int[plan.Rows.Count][];
+        Array.Fill(guesses, []);
+        if (_options.Speculation is not { } speculation)
         {
-            var room = Math.Min(_model.MaxModelLength - 1 - sequence.Tokens.Count, sequence.Request.Parameters.MaxTokens - sequence.OutputTokenCount - 1);
-            if (sequence.SpeculativeK == 0)
+            return guesses;
+        }
+        var speculating = Enumerable.Range(0, plan.Rows.Count).Where(i => plan.Rows[i].Guesses > 0).ToArray();
+        if (speculating.Length == 0)
+        {
+            return guesses;
+        }
+        var proposals = speculation.Proposer.Propose(speculating.Select(i => plan.Rows[i].Sequence).ToArray(), speculating.Select(i => plan.Rows[i].Guesses).ToArray());
+        for (var r = 0; r < speculating.Length; r++)
+        {
+            guesses[speculating[r]] = proposals[r].Length > plan.Rows[speculating[r]].Guesses ? proposals[r][..plan.Rows[speculating[r]].Guesses] : proposals[r];
+        }
+        return guesses;
+    }
+
+    /// <summary>
+    /// Samples each position from the target's own logits with the sequence's sampler, in order: a guess equal to the
+    /// sampled token is accepted and the next position checked; the first that differs is replaced by the sampled
+    /// token (after all are accepted, the next sampled token is a bonus). Every emitted token is the one the target
+    /// alone would have sampled with the same random draws, so output is unchanged by speculation, greedy or seeded.
+    /// </summary>
+    private int[] SampleAndVerify(Sequence sequence, ReadOnlySpan<float> logits, int[] guesses)
+    {
+        var vocab = _runner.VocabSize;
+        var emitted = new List<int>(guesses.Length + 1);
+        for (var position = 0; position <= guesses.Length; position++)
+        {
+            var row = logits.Slice(position * vocab, vocab);
+            if (_options.CheckLogitsForNaN && !sequence.SawNaN)
             {
-                sequence.SpeculativeK = speculation.NumSpeculativeTokens;
+                sequence.SawNaN = HasNaN(row);
             }
-            var k = Math.Min(sequence.SpeculativeK, room);
-            if (k > 0)
+            var token = Sampler.Sample(row, sequence.Request.Parameters, sequence.Random);
+            emitted.Add(token);
+            if (position == guesses.Length || token != guesses[position])
             {
-                var round = sequence.ComputeSpeculative(_model, speculation.Proposer, k, _options.CheckLogitsForNaN);
-                sequence.SpeculativeK = speculation.NextK(sequence.SpeculativeK, round.Proposed, round.Accepted);
-                return round;
+                break;
             }
         }
-        return new SpeculativeRound([sequence.ComputeNextToken(_model, _options.CheckLogitsForNaN)], 0, 0, 0, 0);
+        return emitted.ToArray();
+    }
+
+    private static bool HasNaN(ReadOnlySpan<float> values)
+    {
+        foreach (var value in values)
+        {
+            if (float.IsNaN(value))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Appends a step's emitted tokens to the sequence and hands them on: counted now, or once checked for stop strings.</summary>
+    private void Advance(Sequence sequence, int[] emitted, long stepDone)
+    {
+        var (tokens, finish, isStopToken) = AcceptTokens(sequence, emitted);
+        _stats.TokensComputed(sequence, tokens.Length);
+        sequence.HasOutput = true;
+        if (sequence.AwaitsChecks)
+        {
+            // Counted, and ended, once the output processor has checked the tokens for stop strings.
+            sequence.Unchecked.Enqueue(new UncheckedOutput(stepDone, tokens.Length));
+            if (finish is { } pending)
+            {
+                sequence.PendingFinish = pending;
+                _scheduler.Finish(sequence);
+            }
+            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: isStopToken, AwaitsCheck: true)));
+            return;
+        }
+        CountGenerated(sequence, stepDone, tokens.Length);
+        if (finish is { } reason)
+        {
+            _scheduler.Finish(sequence);
+            CompleteSequence(sequence, reason, stopReason: null, tokens, isStopToken);
+        }
+        else
+        {
+            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens)));
+        }
     }
 
     /// <summary>Takes a step's tokens in order until one ends the sequence; one output carries them all.</summary>
@@ -393,25 +455,20 @@ public sealed partial class LlmEngine : IDisposable
         LeaveQueue();
     }
 
-    /// <summary>Hands what this loop turn did to the sinks (prefix and preemption counts as deltas).</summary>
+    /// <summary>Hands what this loop turn did to the sinks: the step's own stats and the scheduler's for the same turn.</summary>
     private void EmitStats()
     {
+        var scheduled = _scheduler.TakeStepCounts();
         if (_statsSinks.Count == 0)
         {
             return;
         }
         var kvBlockEvents = _blockSampler?.Drain() ?? [];
-        var queries = _scheduler.PrefixQueries - _reportedPrefixQueries;
-        var hits = _scheduler.PrefixHits - _reportedPrefixHits;
-        var preemptions = (int)(_scheduler.Preemptions - _reportedPreemptions);
-        if (_stats.IsEmpty && queries == 0 && preemptions == 0 && kvBlockEvents.Count == 0)
+        if (_stats.IsEmpty && scheduled.PrefixQueries == 0 && scheduled.Preemptions == 0 && kvBlockEvents.Count == 0)
         {
             return;
         }
-        _reportedPrefixQueries = _scheduler.PrefixQueries;
-        _reportedPrefixHits = _scheduler.PrefixHits;
-        _reportedPreemptions = _scheduler.Preemptions;
-        var stats = _stats.Build(Stopwatch.GetTimestamp(), queries, hits, preemptions, kvBlockEvents);
+        var stats = _stats.Build(Stopwatch.GetTimestamp(), scheduled.PrefixQueries, scheduled.PrefixHits, scheduled.Preemptions, kvBlockEvents);
         foreach (var sink in _statsSinks)
         {
             sink.Record(stats);
@@ -423,7 +480,7 @@ public sealed partial class LlmEngine : IDisposable
         var blocks = _scheduler.Blocks;
         return new EngineSnapshot(
             _scheduler.Running.Count, _scheduler.WaitingCount, _active.Count,
-            _model.LiveGenerators + ((_options.Speculation?.Proposer as Speculation.DraftModelProposer)?.Model.LiveGenerators ?? 0), _steps,
+            _scheduler.Running.Count + _scheduler.Prefixes.Count, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
             new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected));
@@ -438,6 +495,8 @@ public sealed partial class LlmEngine : IDisposable
         }
         _scheduler.Clear();
         EndTurn();
+        _runner.Dispose();
+        (_options.Speculation?.Proposer as IDisposable)?.Dispose();
     }
 
     /// <summary>

@@ -3,27 +3,51 @@ using Worker.Runner;
 namespace Worker.Engine;
 
 /// <summary>
-/// Finished sequences' generators, kept with their KV cache for prefix reuse, least recently used first out.
-/// A new sequence takes the entry sharing its longest prefix, rewinds it to that prefix and appends the rest.
+/// Finished sequences' KV caches kept for reuse, each in a slot of the runner's arena reserved for them, least
+/// recently used first out. A new sequence finds the entry sharing its longest prefix and copies that prefix into its
+/// own slot: the entry stays, so several requests at once can reuse one cached prefix. Entries hold whole blocks
+/// only (vLLM caches and counts hits per full block), and a prefix already kept, or kept longer, is not kept twice.
 /// </summary>
-internal sealed class PrefixPool(KvBlockPool blocks)
+internal sealed class PrefixPool(KvBlockPool blocks, KvArena arena, int firstSlot, int slots)
 {
     private readonly LinkedList<PrefixEntry> _lru = new();
+    private readonly Stack<int> _freeSlots = new(Enumerable.Range(firstSlot, slots).Reverse());
 
     public int Count => _lru.Count;
 
-    /// <summary>Keeps a finished sequence's cache; <paramref name="cachedTokens"/> are exactly the tokens in it.</summary>
-    public void Add(SequenceGenerator generator, int[] cachedTokens, KvAllocation allocation)
+    /// <summary>Keeps the first <paramref name="tokens"/>.Length tokens of <paramref name="fromSlot"/>, if there is room for them.</summary>
+    public void Add(int fromSlot, int[] tokens)
     {
-        blocks.MoveToCache(allocation);
-        _lru.AddLast(new PrefixEntry(generator, cachedTokens, allocation));
+        for (var node = _lru.First; node is not null;)
+        {
+            var next = node.Next;
+            var common = CommonPrefix(node.Value.Tokens, tokens);
+            if (common == tokens.Length)
+            {
+                Touch(node); // already kept, whole
+                return;
+            }
+            if (common == node.Value.Tokens.Length)
+            {
+                Remove(node); // the new entry holds all of it
+            }
+            node = next;
+        }
+        var allocation = new KvAllocation();
+        while (_freeSlots.Count == 0 || !blocks.TryAllocateCached(allocation, tokens.Length))
+        {
+            if (!EvictLeastRecentlyUsed())
+            {
+                return; // the cache is too small to keep it: not kept
+            }
+        }
+        var slot = _freeSlots.Pop();
+        arena.CopyPrefix(fromSlot, slot, tokens.Length);
+        _lru.AddLast(new PrefixEntry(slot, tokens, allocation));
     }
 
-    /// <summary>
-    /// Removes and returns the entry sharing the longest prefix with <paramref name="tokens"/>, with the length
-    /// of that prefix; null when no entry shares a token. Its blocks count as used again.
-    /// </summary>
-    public (PrefixEntry Entry, int Common)? TakeLongestMatch(IReadOnlyList<int> tokens)
+    /// <summary>The entry sharing the longest prefix with <paramref name="tokens"/> and that prefix's length; null when none shares a token.</summary>
+    public (PrefixEntry Entry, int Common)? FindLongestMatch(IReadOnlyList<int> tokens)
     {
         LinkedListNode<PrefixEntry>? best = null;
         var bestCommon = 0;
@@ -36,31 +60,33 @@ internal sealed class PrefixPool(KvBlockPool blocks)
                 bestCommon = common;
             }
         }
-        if (best is null)
+        return best is null ? null : (best.Value, bestCommon);
+    }
+
+    /// <summary>Copies an entry's first <paramref name="tokens"/> into a sequence's slot; the entry becomes the most recently used.</summary>
+    public void CopyInto(PrefixEntry entry, int slot, int tokens)
+    {
+        arena.CopyPrefix(entry.Slot, slot, tokens);
+        blocks.MarkReused(entry.Allocation);
+        if (_lru.Find(entry) is { } node)
         {
-            return null;
+            Touch(node);
         }
-        _lru.Remove(best);
-        blocks.TakeFromCache(best.Value.Allocation);
-        return (best.Value, bestCommon);
     }
 
-    /// <summary>Puts back an entry that was taken but could not be used; it becomes the most recently used.</summary>
-    public void Return(PrefixEntry entry)
+    /// <summary>Frees the least recently used entry other than <paramref name="keep"/>; false when there is none.</summary>
+    public bool EvictLeastRecentlyUsed(PrefixEntry? keep = null)
     {
-        blocks.MoveToCache(entry.Allocation);
-        _lru.AddLast(entry);
-    }
-
-    /// <summary>Frees the least recently used entry; false when the pool is empty.</summary>
-    public bool EvictLeastRecentlyUsed()
-    {
-        if (_lru.First is not { } oldest)
+        var oldest = _lru.First;
+        if (oldest is not null && oldest.Value == keep)
+        {
+            oldest = oldest.Next;
+        }
+        if (oldest is null)
         {
             return false;
         }
-        _lru.RemoveFirst();
-        Release(oldest.Value);
+        Remove(oldest);
         return true;
     }
 
@@ -71,10 +97,18 @@ internal sealed class PrefixPool(KvBlockPool blocks)
         }
     }
 
-    private void Release(PrefixEntry entry)
+    private void Touch(LinkedListNode<PrefixEntry> node)
     {
-        blocks.Free(entry.Allocation, cached: true);
-        entry.Generator.Dispose();
+        _lru.Remove(node);
+        _lru.AddLast(node);
+    }
+
+    private void Remove(LinkedListNode<PrefixEntry> node)
+    {
+        _lru.Remove(node);
+        blocks.Free(node.Value.Allocation, cached: true);
+        arena.Free(node.Value.Slot);
+        _freeSlots.Push(node.Value.Slot);
     }
 
     private static int CommonPrefix(int[] cached, IReadOnlyList<int> tokens)
@@ -89,4 +123,4 @@ internal sealed class PrefixPool(KvBlockPool blocks)
     }
 }
 
-internal sealed record PrefixEntry(SequenceGenerator Generator, int[] Tokens, KvAllocation Allocation);
+internal sealed record PrefixEntry(int Slot, int[] Tokens, KvAllocation Allocation);

@@ -1,35 +1,39 @@
+using Worker.Runner;
+
 namespace Worker.Engine;
 
 /// <summary>
-/// vLLM V1's policy on ONNX Runtime GenAI generators. Sequences wait first come, first served. Before each step
-/// every running sequence gets the blocks for the token it will add; when none are free the prefix pool is
-/// evicted first, then the most recently admitted running sequence is preempted (recompute: its generator and
-/// blocks are released and it goes back to the head of the queue). Then waiting sequences are admitted, in
-/// order, while the running set is below --max-num-seqs and the head's blocks fit; a head that does not fit
-/// blocks those behind it. The scheduler decides; the block pool counts.
+/// vLLM V1's policy over the runner's KV arena. Each step gets a token budget (--max-num-batched-tokens). Running
+/// sequences come first, in admission order: a decoding one feeds its last token (plus speculative guesses), a
+/// prefilling one the next chunk of its prompt that the budget allows (at most --long-prefill-token-threshold).
+/// Each gets the blocks for what it will hold; when none are free the prefix pool is evicted first, then the most
+/// recently admitted running sequence is preempted (recompute: its slot and blocks are released and it goes back to
+/// the head of the queue). Then waiting sequences are admitted in order, with their first chunk, while a slot and
+/// budget are left and the head's blocks fit; a head that does not fit blocks those behind it. The scheduler
+/// decides; the block pool counts; the arena holds.
 /// </summary>
 internal sealed class Scheduler
 {
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _running = [];
-    private readonly int _maxNumSeqs;
+    private readonly SortedSet<int> _freeSlots;
     private readonly KvCacheConfig _cacheConfig;
+    private readonly KvArena _arena;
+    private readonly SchedulerLimits _limits;
     private readonly int _maxModelLength;
-    private readonly int _lookahead;
-    private readonly Action<Sequence> _releaseDraft;
+    private readonly SpeculativeDecoding? _speculation;
 
-    /// <param name="lookahead">Tokens a step may add beyond the sequence (speculative guesses being verified): their blocks are held too.</param>
-    /// <param name="releaseDraft">Frees a sequence's draft cache when its own cache is released.</param>
-    public Scheduler(int maxNumSeqs, KvCacheConfig cacheConfig, int maxModelLength, KvBlockSampler? sampler = null, int lookahead = 0,
-        Action<Sequence>? releaseDraft = null)
+    public Scheduler(SchedulerLimits limits, KvCacheConfig cacheConfig, KvArena arena, int maxModelLength, KvBlockSampler? sampler = null,
+        SpeculativeDecoding? speculation = null)
     {
-        _maxNumSeqs = maxNumSeqs;
+        _limits = limits;
         _cacheConfig = cacheConfig;
+        _arena = arena;
         _maxModelLength = maxModelLength;
-        _lookahead = lookahead;
-        _releaseDraft = releaseDraft ?? (_ => { });
+        _speculation = speculation;
+        _freeSlots = new SortedSet<int>(Enumerable.Range(0, Math.Min(limits.MaxNumSeqs, cacheConfig.RunningSlots)));
         Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize, sampler);
-        Prefixes = new PrefixPool(Blocks);
+        Prefixes = new PrefixPool(Blocks, arena, cacheConfig.RunningSlots, cacheConfig.PrefixSlots);
     }
 
     public KvBlockPool Blocks { get; }
@@ -48,6 +52,16 @@ internal sealed class Scheduler
 
     public long Preemptions { get; private set; }
 
+    private SchedulerStepCounts _stepCounts = new();
+
+    /// <summary>What scheduling did since the last call, for the step's stats (vLLM's SchedulerStats).</summary>
+    public SchedulerStepCounts TakeStepCounts()
+    {
+        var counts = _stepCounts;
+        _stepCounts = new SchedulerStepCounts();
+        return counts;
+    }
+
     public void Add(EngineRequest request, long now)
     {
         foreach (var sequence in request.Sequences)
@@ -57,14 +71,22 @@ internal sealed class Scheduler
         }
     }
 
-    /// <summary>Prepares the next step: blocks for every running sequence (preempting if it must), then admissions.</summary>
-    public void Schedule(long now)
+    /// <summary>Plans the next step: running sequences first (preempting if memory is short), then admissions.</summary>
+    public StepPlan Schedule(long now)
     {
+        var plan = new StepPlan();
+        var budget = _limits.MaxNumBatchedTokens;
         var preempted = false;
-        for (var i = 0; i < _running.Count; i++)
+        for (var i = 0; i < _running.Count && budget > 0; i++)
         {
             var sequence = _running[i];
-            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(sequence.Tokens.Count + _lookahead)))
+            var (feed, guesses) = Portion(sequence, budget);
+            if (feed == 0)
+            {
+                continue; // a prompt that must be prefilled whole and does not fit this step's budget
+            }
+            var scheduled = true;
+            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(sequence.ComputedTokens + feed + guesses)))
             {
                 if (Prefixes.EvictLeastRecentlyUsed())
                 {
@@ -76,21 +98,29 @@ internal sealed class Scheduler
                 if (victim == sequence)
                 {
                     i--; // the list shrank under us; nothing more to do for this one
+                    scheduled = false;
                     break;
                 }
+            }
+            if (scheduled)
+            {
+                Plan(plan, sequence, feed, guesses);
+                budget -= feed + guesses;
             }
         }
 
         // As in vLLM, a step that had to preempt admits nobody: memory is short.
-        while (!preempted && _running.Count < _maxNumSeqs && _waiting.First is { } head && TryAdmit(head.Value, now))
+        while (!preempted && budget > 0 && _freeSlots.Count > 0 && _waiting.First is { } head && TryAdmit(plan, head.Value, budget, now))
         {
             _waiting.RemoveFirst();
+            budget -= plan.Rows[^1].Tokens.Length;
         }
+        return plan;
     }
 
     /// <summary>
-    /// Removes a sequence that needs no more compute; its cache goes to the prefix pool when it can serve a later prompt
-    /// (not after a failure: <paramref name="keepCache"/> false). A sequence already removed is left alone.
+    /// Removes a sequence that needs no more compute, freeing its slot; its cache is kept for prefix reuse when it can
+    /// serve a later prompt (not after a failure: <paramref name="keepCache"/> false). A sequence already removed is left alone.
     /// </summary>
     public void Finish(Sequence sequence, bool keepCache = true)
     {
@@ -99,20 +129,14 @@ internal sealed class Scheduler
             _waiting.Remove(sequence);
             return;
         }
-        _releaseDraft(sequence);
-        // A sequence that stopped inside a run of accepted guesses holds more in its cache than it kept: the pool
-        // lists only the kept tokens, and a later taker rewinds to at most those.
-        var cached = Math.Min(sequence.CachedTokenCount, sequence.Tokens.Count);
-        if (sequence.Generator is { } generator && _cacheConfig.PrefixCaching && keepCache && cached > 0)
+        Blocks.Free(sequence.Allocation, cached: false);
+        // A sequence that stopped inside a run of accepted guesses holds more than it kept: only kept tokens count.
+        var kept = Math.Min(sequence.ComputedTokens, sequence.Tokens.Count) / _cacheConfig.BlockSize * _cacheConfig.BlockSize;
+        if (_cacheConfig.PrefixCaching && keepCache && kept > 0)
         {
-            Prefixes.Add(generator, sequence.Tokens.Take(cached).ToArray(), sequence.Allocation);
+            Prefixes.Add(sequence.Slot, sequence.TokensFrom(0, kept));
         }
-        else
-        {
-            sequence.Generator?.Dispose();
-            Blocks.Free(sequence.Allocation, cached: false);
-        }
-        sequence.Generator = null;
+        ReleaseSlot(sequence);
     }
 
     /// <summary>Releases everything, for shutdown.</summary>
@@ -120,82 +144,145 @@ internal sealed class Scheduler
     {
         foreach (var sequence in _running.ToArray())
         {
-            _releaseDraft(sequence);
-            sequence.Generator?.Dispose();
-            sequence.Generator = null;
             Blocks.Free(sequence.Allocation, cached: false);
+            ReleaseSlot(sequence);
         }
         _running.Clear();
         _waiting.Clear();
         Prefixes.Clear();
     }
 
-    private bool TryAdmit(Sequence sequence, long now)
+    /// <summary>
+    /// What a running sequence feeds this step: its last token plus up to K guesses when it decodes, else the next
+    /// chunk of what its cache lacks.
+    /// </summary>
+    private (int Feed, int Guesses) Portion(Sequence sequence, int budget)
+    {
+        var pending = sequence.PendingTokens;
+        return pending > 1 ? (Chunk(pending, budget), 0) : (1, Guesses(sequence, budget - 1));
+    }
+
+    /// <summary>How much of <paramref name="pending"/> prompt tokens this step prefills.</summary>
+    private int Chunk(int pending, int budget)
+    {
+        if (!_limits.ChunkedPrefill)
+        {
+            return pending <= budget ? pending : 0;
+        }
+        var chunk = Math.Min(pending, budget);
+        return _limits.LongPrefillTokenThreshold > 0 ? Math.Min(chunk, _limits.LongPrefillTokenThreshold) : chunk;
+    }
+
+    /// <summary>Guesses a decoding sequence may verify: its K, within max_model_len, max_tokens and the step's budget.</summary>
+    private int Guesses(Sequence sequence, int budget)
+    {
+        if (_speculation is not { } speculation)
+        {
+            return 0;
+        }
+        if (sequence.SpeculativeK == 0)
+        {
+            sequence.SpeculativeK = speculation.NumSpeculativeTokens;
+        }
+        var room = Math.Min(_maxModelLength - 1 - sequence.Tokens.Count, sequence.Request.Parameters.MaxTokens - sequence.OutputTokenCount - 1);
+        return Math.Max(0, Math.Min(Math.Min(sequence.SpeculativeK, room), budget));
+    }
+
+    private void Plan(StepPlan plan, Sequence sequence, int feed, int guesses)
+    {
+        var tokens = sequence.TokensFrom(sequence.ComputedTokens, feed);
+        var samples = sequence.ComputedTokens + feed == sequence.Tokens.Count;
+        plan.Rows.Add(new ScheduledSequence(sequence, tokens, guesses, samples));
+        if (sequence.PendingTokens > 1)
+        {
+            plan.PrefillTokens += feed;
+        }
+        else
+        {
+            plan.DecodeTokens += feed + guesses;
+        }
+    }
+
+    private bool TryAdmit(StepPlan plan, Sequence sequence, int budget, long now)
     {
         var tokens = sequence.Tokens;
-        var isFirstAdmission = sequence.Timeline.FirstScheduled == 0;
-        var match = _cacheConfig.PrefixCaching ? Prefixes.TakeLongestMatch(tokens) : null;
-        // At least one token is always computed: the next token's logits come from it.
-        var common = match is { } m ? Math.Min(m.Common, tokens.Count - 1) : 0;
-        var reusable = match?.Entry.Allocation.Blocks ?? 0;
-        var needed = Blocks.BlocksFor(HeldTokens(tokens.Count + _lookahead));
-        while (Blocks.FreeBlocks + reusable < needed)
+        var match = _cacheConfig.PrefixCaching ? Prefixes.FindLongestMatch(tokens) : null;
+        // Hits are whole blocks, and at least one token is always computed: the next token's logits come from it.
+        var hit = match is { } m ? Math.Min(m.Common, tokens.Count - 1) / _cacheConfig.BlockSize * _cacheConfig.BlockSize : 0;
+        var feed = Chunk(tokens.Count - hit, budget);
+        if (feed == 0)
         {
-            if (!Prefixes.EvictLeastRecentlyUsed())
+            return false;
+        }
+        var needed = Blocks.BlocksFor(HeldTokens(hit + feed));
+        while (Blocks.FreeBlocks < needed)
+        {
+            if (!Prefixes.EvictLeastRecentlyUsed(keep: hit > 0 ? match!.Value.Entry : null))
             {
-                if (match is { } unused)
-                {
-                    Prefixes.Return(unused.Entry);
-                }
                 return false;
             }
         }
 
-        if (match is { } taken && common > 0)
+        sequence.Slot = _freeSlots.Min;
+        _freeSlots.Remove(sequence.Slot);
+        if (hit > 0)
         {
-            taken.Entry.Generator.RewindTo(common);
-            sequence.Generator = taken.Entry.Generator;
-            sequence.Allocation = taken.Entry.Allocation;
-            Blocks.ShrinkTo(sequence.Allocation, HeldTokens(common));
-            Blocks.MarkReused(sequence.Allocation);
+            Prefixes.CopyInto(match!.Value.Entry, sequence.Slot, hit);
         }
-        else if (match is { } useless)
-        {
-            // Shares nothing usable (a one-token prompt): free it rather than keep a cache nobody can extend.
-            useless.Entry.Generator.Dispose();
-            Blocks.Free(useless.Entry.Allocation, cached: false);
-        }
-        sequence.CachedTokenCount = common;
-        Blocks.TryGrow(sequence.Allocation, HeldTokens(tokens.Count + _lookahead));
+        sequence.ComputedTokens = hit;
+        Blocks.TryGrow(sequence.Allocation, HeldTokens(hit + feed));
 
-        if (isFirstAdmission)
+        if (sequence.Timeline.FirstScheduled == 0)
         {
             sequence.Timeline.FirstScheduled = now;
-            sequence.CachedPromptTokens = common;
+            sequence.CachedPromptTokens = hit;
             if (_cacheConfig.PrefixCaching)
             {
                 // vLLM counts new requests only; a preempted request's re-lookup is not a query.
                 PrefixQueries += sequence.Request.PromptTokens.Length;
-                PrefixHits += common;
+                PrefixHits += hit;
+                _stepCounts.PrefixQueries += sequence.Request.PromptTokens.Length;
+                _stepCounts.PrefixHits += hit;
             }
         }
         _running.Add(sequence);
+        Plan(plan, sequence, feed, 0);
         return true;
     }
 
     private void Preempt(Sequence sequence, long now)
     {
         _running.Remove(sequence);
-        _releaseDraft(sequence);
-        sequence.Generator?.Dispose();
-        sequence.Generator = null;
-        sequence.CachedTokenCount = 0;
         Blocks.Free(sequence.Allocation, cached: false);
+        ReleaseSlot(sequence);
         sequence.Timeline.Preemptions.Add(now);
         Preemptions++;
+        _stepCounts.Preemptions++;
         _waiting.AddFirst(sequence);
     }
 
-    /// <summary>With a shared past/present buffer the runtime allocates max_length up front; otherwise what is cached.</summary>
-    private int HeldTokens(int tokens) => _cacheConfig.SharedBuffer ? _maxModelLength : tokens;
+    private void ReleaseSlot(Sequence sequence)
+    {
+        _speculation?.Proposer.Release(sequence);
+        _arena.Free(sequence.Slot);
+        _freeSlots.Add(sequence.Slot);
+        sequence.Slot = -1;
+        sequence.ComputedTokens = 0;
+    }
+
+    /// <summary>On committed (device) memory a sequence holds its whole slot; on host memory, what it has written.</summary>
+    private int HeldTokens(int tokens) => _cacheConfig.SlotsCommitted ? _maxModelLength : tokens;
+}
+
+/// <summary>The scheduler's knobs: --max-num-seqs, --max-num-batched-tokens, --enable-chunked-prefill, --long-prefill-token-threshold.</summary>
+public sealed record SchedulerLimits(int MaxNumSeqs, int MaxNumBatchedTokens, bool ChunkedPrefill = true, int LongPrefillTokenThreshold = 0);
+
+/// <summary>Prefix lookups and preemptions in one step.</summary>
+internal sealed class SchedulerStepCounts
+{
+    public long PrefixQueries { get; set; }
+
+    public long PrefixHits { get; set; }
+
+    public int Preemptions { get; set; }
 }

@@ -1,5 +1,3 @@
-using Worker.Runner;
-
 namespace Worker.Engine;
 
 /// <summary>One of a request's <c>n</c> samples as the scheduler tracks it: its tokens, cache, blocks and timeline.</summary>
@@ -42,11 +40,14 @@ public sealed class Sequence
 
     internal Random Random { get; }
 
-    /// <summary>The KV cache while the sequence runs; null while it waits.</summary>
-    internal SequenceGenerator? Generator { get; set; }
+    /// <summary>The runner's KV slot while the sequence runs; -1 while it waits.</summary>
+    internal int Slot { get; set; } = -1;
 
-    /// <summary>How many of <see cref="Tokens"/> the generator's cache holds.</summary>
-    internal int CachedTokenCount { get; set; }
+    /// <summary>How many of <see cref="Tokens"/> the slot holds: what the next step need not feed again.</summary>
+    internal int ComputedTokens { get; set; }
+
+    /// <summary>Tokens of <see cref="Tokens"/> whose KV is not computed yet: the whole prompt at first, then the last sampled token.</summary>
+    internal int PendingTokens => _tokens.Count - ComputedTokens;
 
     internal KvAllocation Allocation { get; set; } = new();
 
@@ -68,111 +69,17 @@ public sealed class Sequence
     /// <summary>The sequence has produced an output since it was submitted (its prompt has been computed once).</summary>
     internal bool HasOutput { get; set; }
 
-    /// <summary>The draft model's cache (speculative decoding with a draft model), and how many tokens it holds.</summary>
-    internal SequenceGenerator? DraftGenerator { get; set; }
-
-    internal int DraftCacheLength { get; set; }
-
     /// <summary>The guesses this sequence's next round may propose (moves with adaptive K); 0 until speculation starts.</summary>
     internal int SpeculativeK { get; set; }
 
     /// <summary>This sequence's speculative decoding so far, as vLLM's per-request spec-decode stats.</summary>
     public SpeculationTally Speculation { get; } = new();
 
-    /// <summary>How many tokens the latest forward pass fed.</summary>
-    internal int LastTokensFed { get; private set; }
-
     /// <summary>Some logits of this sequence were NaN (checked only when the engine is asked to).</summary>
-    internal bool SawNaN { get; private set; }
+    internal bool SawNaN { get; set; }
 
-    /// <summary>
-    /// Feeds the tokens the cache lacks (the whole prompt, the rest after a prefix hit, everything after a
-    /// preemption, else the last sampled token) and samples the next token. Runs in parallel with other sequences.
-    /// </summary>
-    internal int ComputeNextToken(LoadedModel model, bool checkForNaN)
-    {
-        Generator ??= model.CreateGenerator();
-        var pending = TokensFrom(CachedTokenCount);
-        var logits = Generator.Append(pending);
-        LastTokensFed = pending.Length;
-        CachedTokenCount = _tokens.Count;
-        if (checkForNaN && !SawNaN)
-        {
-            SawNaN = HasNaN(logits);
-        }
-        return Sampler.Sample(logits, Request.Parameters, Random);
-    }
-
-    /// <summary>
-    /// One speculative round: the proposer guesses up to <paramref name="k"/> tokens, the target computes them in
-    /// one pass, and each position is sampled from the target's own logits with this sequence's sampler, in order:
-    /// a guess that equals the sampled token is accepted and the next position is checked; the first that differs
-    /// is replaced by the sampled token (after k accepted, the next sampled token is a bonus). Every emitted token
-    /// is the one the target alone would have sampled with the same random draws, so output is unchanged, greedy or
-    /// seeded. Returns the emitted tokens; the cache keeps the accepted ones.
-    /// </summary>
-    internal SpeculativeRound ComputeSpeculative(LoadedModel model, Speculation.IDraftProposer proposer, int k, bool checkForNaN)
-    {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var drafts = proposer.Propose(this, k);
-        var drafted = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (drafts.Length == 0)
-        {
-            return new SpeculativeRound([ComputeNextToken(model, checkForNaN)], 0, 0, 0, 0);
-        }
-
-        Generator ??= model.CreateGenerator();
-        var length = _tokens.Count;
-        var pendingCount = length - CachedTokenCount;
-        int[] input = [.. TokensFrom(CachedTokenCount), .. drafts];
-        var rows = Generator.AppendForEveryRow(input);
-        LastTokensFed = input.Length;
-        var vocab = Generator.VocabSize;
-
-        var emitted = new List<int>(drafts.Length + 1);
-        var accepted = 0;
-        for (var position = 0; position <= drafts.Length; position++)
-        {
-            var logits = rows.AsSpan((pendingCount - 1 + position) * vocab, vocab);
-            if (checkForNaN && !SawNaN)
-            {
-                SawNaN = HasNaN(logits);
-            }
-            var token = Sampler.Sample(logits, Request.Parameters, Random);
-            emitted.Add(token);
-            if (position == drafts.Length || token != drafts[position])
-            {
-                break;
-            }
-            accepted++;
-        }
-
-        // Keep the accepted guesses in the cache, drop the rest; the last emitted token is fed next step.
-        if (accepted < drafts.Length)
-        {
-            Generator.RewindTo(length + accepted);
-        }
-        CachedTokenCount = length + accepted;
-        proposer.Commit(this, length + accepted);
-        Speculation.Add(drafts.Length, accepted);
-        return new SpeculativeRound(emitted.ToArray(), drafts.Length, accepted,
-            System.Diagnostics.Stopwatch.GetElapsedTime(started, drafted).TotalSeconds, System.Diagnostics.Stopwatch.GetElapsedTime(drafted).TotalSeconds);
-    }
-
-    /// <summary>The tokens from <paramref name="start"/> on: what a cache holding the first <paramref name="start"/> lacks.</summary>
-    internal int[] TokensFrom(int start) => _tokens.GetRange(start, _tokens.Count - start).ToArray();
-
-    private static bool HasNaN(ReadOnlySpan<float> values)
-    {
-        foreach (var value in values)
-        {
-            if (float.IsNaN(value))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
+    /// <summary><paramref name="count"/> tokens from <paramref name="start"/> on.</summary>
+    internal int[] TokensFrom(int start, int count) => _tokens.GetRange(start, count).ToArray();
 
     /// <summary>Takes a sampled token: returns how it ends the sequence, if it does (EOS, stop_token_ids, max_tokens, max_model_len).</summary>
     internal (FinishReason? Finish, bool IsStopToken) AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)

@@ -25,7 +25,11 @@ internal sealed class StepStatsBuilder
     public void SpeculativeRound(Sequence sequence, int proposed, int accepted, double draftSeconds, double verifySeconds) =>
         _speculativeRounds.Add(new SpeculativeRoundStats(sequence.Request.Id, sequence.Request.Trace, proposed, accepted, draftSeconds, verifySeconds));
 
-    /// <summary>The step computed <paramref name="sampled"/> tokens for the sequence, and its prompt too if this is its first output.</summary>
+    /// <summary>
+    /// The step gave the sequence <paramref name="sampled"/> tokens; on its first output its prompt (less what the
+    /// prefix cache served) counts too, as vLLM counts a prompt in the iteration that finishes its prefill, however
+    /// many chunks it took. Recomputation after preemption is not counted again.
+    /// </summary>
     public void TokensComputed(Sequence sequence, int sampled) =>
         _iterationTokens += sampled + (sequence.HasOutput ? 0 : sequence.Request.PromptTokens.Length - sequence.CachedPromptTokens);
 

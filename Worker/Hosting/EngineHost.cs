@@ -137,25 +137,18 @@ public sealed partial class EngineHost(
         var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, _modelPath!);
         var model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
         var draft = LoadDraft(speculativeConfig, model, settings);
-        var speculation = StartSpeculation(speculativeConfig, draft);
-        CacheConfig = KvCacheConfig.Create(model.Folder, model.MaxModelLength, settings.BlockSize, KvCacheBudget(settings, model.Folder),
-            settings.NumGpuBlocksOverride, settings.EnablePrefixCaching, settings.GpuMemoryUtilization, draft?.Folder);
         var policy = metricsPolicy ?? new MetricsPolicy();
-        if (speculation is not null)
+        if (speculativeConfig is not null)
         {
             policy.Enable(MetricCondition.SpeculativeDecoding);
         }
-        var engineOptions = new EngineOptions(settings.MaxNumSeqs, CacheConfig,
-            settings.MaxNumQueuedRequests ?? EngineOptions.DefaultMaxQueuedSequences(CacheConfig, settings.MaxNumSeqs),
-            settings.MaxNumQueuedTokens ?? EngineOptions.DefaultMaxQueuedTokens(CacheConfig),
-            KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
-            CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
-            Speculation: speculation);
         if (_statsSinks.Count == 0 && !policy.DisableLogStats)
         {
-            _statsSinks = CreateStatsSinks(policy, model, speculation?.NumSpeculativeTokens);
+            _statsSinks = CreateStatsSinks(policy, model, speculativeConfig?.NumSpeculativeTokens);
         }
-        var engine = new LlmEngine(model, engineOptions, loggerFactory.CreateLogger<LlmEngine>(), _statsSinks);
+        var engine = EngineFactory.Create(model, draft, speculativeConfig, settings, KvCacheBudget(settings, model.Folder), policy, _statsSinks,
+            loggerFactory.CreateLogger<LlmEngine>());
+        CacheConfig = engine.Options.Cache;
         _instance = new EngineInstance(engine, model, draft, () => ReleaseModels(model, draft));
         Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
@@ -171,14 +164,6 @@ public sealed partial class EngineHost(
         SpeculativeConfig.CheckDraftMatches(target.Folder, ModelFolder.Read(path), target.MaxModelLength);
         return LoadedModel.Load(path, settings.Device, target.MaxModelLength, settings.IntraOpThreads);
     }
-
-    /// <summary>The proposer --speculative-config asks for.</summary>
-    private static SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, LoadedModel? draft) => config switch
-    {
-        null => null,
-        { Method: SpeculativeConfig.NgramMethod } => new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens, config.MinAdaptiveK),
-        _ => new SpeculativeDecoding(new DraftModelProposer(draft!), config.NumSpeculativeTokens, config.MinAdaptiveK),
-    };
 
     /// <summary>Nobody holds the models any more: dispose them and hand the memory back.</summary>
     private static void ReleaseModels(LoadedModel model, LoadedModel? draft)
@@ -196,7 +181,7 @@ public sealed partial class EngineHost(
         {
             // The 1-2-5 token buckets depend on max_model_len: known now, before the instruments exist.
             policy.MaxModelLength = model.MaxModelLength;
-            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, ModelCost.From(model.Folder), speculativeTokens));
+            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, ModelCost.From(model.Folder, model.Decoder.KvElementBytes), speculativeTokens));
         }
         _statsLogger = new StatsLogger(loggerFactory.CreateLogger<StatsLogger>(), this, TimeProvider.System, StatsLogger.IntervalFromEnvironment());
         sinks.Add(_statsLogger);

@@ -11,6 +11,9 @@ public static class EngineServiceExtensions
             .Bind(builder.Configuration.GetSection(ServeOptions.Section))
             .Validate(o => o.MaxNumSeqs >= 1, "--max-num-seqs must be at least 1.")
             .Validate(o => o.Device is "cpu" or "cuda", "--device must be cpu or cuda.")
+            .Validate(o => o.MaxNumBatchedTokens is null || o.MaxNumBatchedTokens >= o.MaxNumSeqs,
+                "--max-num-batched-tokens must be at least --max-num-seqs: every running sequence decodes a token each step.")
+            .Validate(o => o.LongPrefillTokenThreshold >= 0, "--long-prefill-token-threshold must not be negative.")
             .Validate(o => o.BlockSize is >= 1 and <= 1024, "--block-size must be between 1 and 1024.")
             .Validate(o => o.GpuMemoryUtilization is > 0 and <= 1, "--gpu-memory-utilization must be in (0, 1].")
             .Validate(o => o.KvCacheMemoryBytes is null or > 0, "--kv-cache-memory-bytes must be positive.")

@@ -9,10 +9,10 @@ namespace Worker.Metrics;
 /// </summary>
 public sealed record ModelCost(long WeightBytes, long MatrixParameters, int Layers, int Heads, int KvHeads, int HeadSize, int DtypeBytes)
 {
-    public static ModelCost From(ModelFolder folder)
+    /// <param name="dtypeBytes">Bytes per weight and KV element: 4 for float32 models, 2 for float16 ones.</param>
+    public static ModelCost From(ModelFolder folder, int dtypeBytes)
     {
         var weightBytes = folder.WeightBytes();
-        const int dtypeBytes = 4;
         // Embedding lookups are gathers, not matrix products: they cost no FLOPs per token.
         var matrixParameters = Math.Max(0, weightBytes / dtypeBytes - (long)folder.VocabSize * folder.Hidden);
         return new ModelCost(weightBytes, matrixParameters, folder.Layers, folder.Heads, folder.KvHeads, folder.HeadSize, dtypeBytes);

@@ -20,6 +20,19 @@ public sealed class ServeOptions
     /// <summary>--max-num-seqs: the most sequences that run at once.</summary>
     public int MaxNumSeqs { get; set; } = 16;
 
+    /// <summary>
+    /// --max-num-batched-tokens: tokens one step may compute, decode and prefill together. Default: 256 on CPU, where a
+    /// prompt token costs about a millisecond on the small model, so a prompt arriving stalls running streams by at
+    /// most about a quarter of a second a step; 2048 on CUDA (vLLM's default for an API server).
+    /// </summary>
+    public int? MaxNumBatchedTokens { get; set; }
+
+    /// <summary>--enable-chunked-prefill / --no-enable-chunked-prefill: split long prompts across steps (on by default, as in vLLM V1).</summary>
+    public bool EnableChunkedPrefill { get; set; } = true;
+
+    /// <summary>--long-prefill-token-threshold: the most prompt tokens one sequence prefills in a step; 0 for no limit but the budget.</summary>
+    public int LongPrefillTokenThreshold { get; set; }
+
     /// <summary>--max-model-len: context length (prompt + output). Default: the model's context_length.</summary>
     public int? MaxModelLen { get; set; }
 

@@ -14,6 +14,8 @@ public static class VllmFlags
         ["--device"] = "Worker:Device",
         ["--max-num-seqs"] = "Worker:MaxNumSeqs",
         ["--max-model-len"] = "Worker:MaxModelLen",
+        ["--max-num-batched-tokens"] = "Worker:MaxNumBatchedTokens",
+        ["--long-prefill-token-threshold"] = "Worker:LongPrefillTokenThreshold",
         ["--download-dir"] = "Worker:DownloadDir",
         ["--block-size"] = "Worker:BlockSize",
         ["--kv-cache-memory-bytes"] = "Worker:KvCacheMemoryBytes",
@@ -42,6 +44,7 @@ public static class VllmFlags
     private static readonly Dictionary<string, string> BooleanFlags = new(StringComparer.Ordinal)
     {
         ["--enable-prefix-caching"] = "Worker:EnablePrefixCaching",
+        ["--enable-chunked-prefill"] = "Worker:EnableChunkedPrefill",
         ["--enable-per-request-metrics"] = "Worker:EnablePerRequestMetrics",
         ["--disable-log-stats"] = "Metrics:DisableLogStats",
         ["--kv-cache-metrics"] = "Metrics:KvCacheMetrics",

@@ -1,23 +1,20 @@
-using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace Worker.Runner;
 
 /// <summary>
-/// One ONNX Runtime GenAI model and its tokenizer, shared by every sequence. Each sequence gets its own
-/// <see cref="SequenceGenerator"/>; the model itself is safe to run from several generators at once.
+/// A served model: its folder, ONNX Runtime GenAI's tokenizer and chat template, and its decoder in an ONNX Runtime
+/// session for the batched runner.
 /// </summary>
 public sealed class LoadedModel : IDisposable
 {
-    private readonly Model _model;
     private readonly Tokenizer _tokenizer;
     private readonly Lock _tokenizerLock = new();
-    private int _liveGenerators;
 
-    private LoadedModel(ModelFolder folder, Model model, Tokenizer tokenizer, int maxModelLength)
+    private LoadedModel(ModelFolder folder, OnnxDecoder decoder, Tokenizer tokenizer, int maxModelLength)
     {
         Folder = folder;
-        _model = model;
+        Decoder = decoder;
         _tokenizer = tokenizer;
         MaxModelLength = maxModelLength;
     }
@@ -27,10 +24,9 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Prompt plus output never exceed this many tokens.</summary>
     public int MaxModelLength { get; }
 
-    /// <summary>Generators created and not yet disposed: a leak shows here.</summary>
-    public int LiveGenerators => Volatile.Read(ref _liveGenerators);
+    internal OnnxDecoder Decoder { get; }
 
-    /// <param name="modelData">Model files already in memory (a wake-up from sleep level 1): ONNX Runtime GenAI reads them instead of the disk.</param>
+    /// <param name="modelData">Model files already in memory (a wake-up from sleep level 1): the decoder is read from them instead of the disk.</param>
     public static LoadedModel Load(string path, string device, int? maxModelLength, int? intraOpThreads = null, IReadOnlyDictionary<string, byte[]>? modelData = null)
     {
         var folder = ModelFolder.Read(path);
@@ -41,24 +37,8 @@ public sealed class LoadedModel : IDisposable
         }
 
         GenAiProcess.EnsureInitialized();
-        using var config = new Config(path);
-        foreach (var (file, bytes) in modelData ?? new Dictionary<string, byte[]>())
-        {
-            config.AddModelData(file, bytes);
-        }
-        config.ClearProviders();
-        if (intraOpThreads is { } threads)
-        {
-            config.Overlay(new JsonObject { ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = new JsonObject { ["intra_op_num_threads"] = threads } } } }.ToJsonString());
-        }
-        if (device != "cpu")
-        {
-            // Only a build with -p:ExecutionProvider=cuda ships the provider library; the CPU build fails here with
-            // ONNX Runtime GenAI's own message naming the missing library.
-            config.AppendProvider(device);
-        }
-        var model = new Model(config);
-        return new LoadedModel(folder, model, new Tokenizer(model), maxModelLength ?? folder.ContextLength);
+        var decoder = new OnnxDecoder(folder, device, intraOpThreads, modelData?.GetValueOrDefault(folder.DecoderFile));
+        return new LoadedModel(folder, decoder, new Tokenizer(path), maxModelLength ?? folder.ContextLength);
     }
 
     /// <summary>The model's weight files, read into memory: what sleep level 1 keeps to wake up without the disk.</summary>
@@ -100,16 +80,9 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
-    public SequenceGenerator CreateGenerator()
-    {
-        var generator = new SequenceGenerator(_model, MaxModelLength, Folder.VocabSize, () => Interlocked.Decrement(ref _liveGenerators));
-        Interlocked.Increment(ref _liveGenerators);
-        return generator;
-    }
-
     public void Dispose()
     {
         _tokenizer.Dispose();
-        _model.Dispose();
+        Decoder.Dispose();
     }
 }

@@ -13,7 +13,7 @@ public sealed record ModelFolder(
     int Heads,
     int KvHeads,
     int HeadSize,
-    bool SharesPastPresentBuffer,
+    string DecoderFile,
     string? ChatTemplate)
 {
     /// <summary>The ONNX graphs and their external weight data: what a forward pass reads, and what sleep level 1 keeps.</summary>
@@ -45,9 +45,7 @@ public sealed record ModelFolder(
             Heads: heads,
             KvHeads: decoder.TryGetProperty("num_key_value_heads", out var kv) ? kv.GetInt32() : heads,
             HeadSize: decoder.GetProperty("head_size").GetInt32(),
-            // CUDA exports share one max_length buffer for past and present: the whole cache is allocated up front.
-            SharesPastPresentBuffer: config.RootElement.TryGetProperty("search", out var search)
-                && search.TryGetProperty("past_present_share_buffer", out var shared) && shared.ValueKind == JsonValueKind.True,
+            DecoderFile: decoder.TryGetProperty("filename", out var file) ? file.GetString()! : "model.onnx",
             ChatTemplate: ReadChatTemplate(path));
     }
 

@@ -3,47 +3,41 @@ using Worker.Runner;
 namespace Worker.Engine.Speculation;
 
 /// <summary>
-/// A smaller model with the target's vocabulary proposes greedily, one token per pass, from its own KV cache.
-/// Its cache follows the sequence: after verification it is rewound to the committed tokens.
+/// A smaller model with the target's vocabulary proposes greedily from its own KV cache, batched like the target:
+/// one pass catches every sequence's draft cache up with its tokens and proposes the first guess, then one batched
+/// pass per further guess. A sequence's draft cache lives in the draft arena's slot of the same number as its own,
+/// and after verification it is cut back to the committed tokens.
 /// </summary>
-internal sealed class DraftModelProposer(LoadedModel draft) : IDraftProposer
+internal sealed class DraftModelProposer(LoadedModel draft, IModelRunner runner) : IDraftProposer, IDisposable
 {
     public LoadedModel Model => draft;
 
-    public int[] Propose(Sequence sequence, int k)
+    public int[][] Propose(IReadOnlyList<Sequence> sequences, IReadOnlyList<int> limits)
     {
-        var tokens = sequence.Tokens;
-        sequence.DraftGenerator ??= draft.CreateGenerator();
-        var logits = sequence.DraftGenerator.Append(sequence.TokensFrom(sequence.DraftCacheLength));
-        sequence.DraftCacheLength = tokens.Count;
-
-        var proposal = new int[k];
-        for (var i = 0; i < k; i++)
+        var proposals = sequences.Select((_, i) => new int[limits[i]]).ToArray();
+        var members = Enumerable.Range(0, sequences.Count).Where(i => limits[i] > 0).ToArray();
+        var rows = members.Select(i =>
         {
-            proposal[i] = Sampler.ArgMax(logits);
-            if (i < k - 1)
+            var cached = runner.Cache.Length(sequences[i].Slot);
+            return new RunnerRow(sequences[i].Slot, sequences[i].TokensFrom(cached, sequences[i].Tokens.Count - cached), 1);
+        }).ToList();
+        for (var position = 0; members.Length > 0; position++)
+        {
+            var logits = runner.Execute(rows);
+            for (var r = 0; r < members.Length; r++)
             {
-                logits = sequence.DraftGenerator.Append([proposal[i]]);
-                sequence.DraftCacheLength++;
+                proposals[members[r]][position] = Sampler.ArgMax(logits.AsSpan(r * runner.VocabSize, runner.VocabSize));
             }
+            // The last guess is never fed: the target verifies it.
+            members = members.Where(i => limits[i] > position + 1).ToArray();
+            rows = members.Select(i => new RunnerRow(sequences[i].Slot, [proposals[i][position]], 1)).ToList();
         }
-        return proposal;
+        return proposals;
     }
 
-    public void Commit(Sequence sequence, int committed)
-    {
-        // The draft never fed its last proposal; what it did feed and the target accepted stays.
-        if (sequence.DraftCacheLength > committed)
-        {
-            sequence.DraftGenerator!.RewindTo(committed);
-            sequence.DraftCacheLength = committed;
-        }
-    }
+    public void Commit(Sequence sequence, int committed) => runner.Cache.Truncate(sequence.Slot, committed);
 
-    public void Release(Sequence sequence)
-    {
-        sequence.DraftGenerator?.Dispose();
-        sequence.DraftGenerator = null;
-        sequence.DraftCacheLength = 0;
-    }
+    public void Release(Sequence sequence) => runner.Cache.Free(sequence.Slot);
+
+    public void Dispose() => runner.Dispose();
 }

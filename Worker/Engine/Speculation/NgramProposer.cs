@@ -6,7 +6,10 @@ namespace Worker.Engine.Speculation;
 /// </summary>
 internal sealed class NgramProposer(int lookupMax, int lookupMin) : IDraftProposer
 {
-    public int[] Propose(Sequence sequence, int k)
+    public int[][] Propose(IReadOnlyList<Sequence> sequences, IReadOnlyList<int> limits) =>
+        sequences.Select((sequence, i) => Propose(sequence, limits[i])).ToArray();
+
+    private int[] Propose(Sequence sequence, int k)
     {
         var tokens = sequence.Tokens;
         for (var n = Math.Min(lookupMax, tokens.Count - 1); n >= lookupMin; n--)

@@ -1,6 +1,7 @@
+using Worker.Runner;
 using Worker.Engine;
 
-namespace Tests.Engine;
+namespace Tests.Runner;
 
 public class SamplerTests
 {

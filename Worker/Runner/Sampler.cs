@@ -1,4 +1,6 @@
-namespace Worker.Engine;
+using Worker.Engine;
+
+namespace Worker.Runner;
 
 /// <summary>
 /// Picks the next token from logits: greedy, or temperature with optional top-k and top-p cuts. Logits that are NaN

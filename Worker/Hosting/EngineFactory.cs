@@ -1,0 +1,54 @@
+using ServiceDefaults.Metrics;
+using Worker.Engine;
+using Worker.Engine.Speculation;
+using Worker.Options;
+using Worker.Runner;
+
+namespace Worker.Hosting;
+
+/// <summary>
+/// Wires an engine from the serving options and the loaded models: the KV cache's size, the batched runner and its
+/// arena, the proposer for speculative decoding, the scheduler's limits and the queue's. The host builds its engines
+/// here, and so do the tests that drive an engine directly.
+/// </summary>
+internal static class EngineFactory
+{
+    public static LlmEngine Create(LoadedModel model, LoadedModel? draft, SpeculativeConfig? speculativeConfig, ServeOptions settings, long kvCacheBytes,
+        MetricsPolicy policy, IReadOnlyList<IEngineStatsSink> statsSinks, ILogger<LlmEngine> logger)
+    {
+        var cache = KvCacheConfig.Create(model.Folder, model.MaxModelLength, settings.BlockSize, kvCacheBytes, settings.NumGpuBlocksOverride,
+            settings.EnablePrefixCaching, settings.MaxNumSeqs, model.Decoder.KvElementBytes, slotsCommitted: settings.Device == "cuda",
+            settings.GpuMemoryUtilization, draft?.Folder);
+        var runner = new OnnxBatchRunner(model.Decoder, cache.RunningSlots + cache.PrefixSlots, model.MaxModelLength);
+        var options = new EngineOptions(SchedulerLimitsFor(settings, model.MaxModelLength), cache,
+            settings.MaxNumQueuedRequests ?? EngineOptions.DefaultMaxQueuedSequences(cache, settings.MaxNumSeqs),
+            settings.MaxNumQueuedTokens ?? EngineOptions.DefaultMaxQueuedTokens(cache),
+            KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
+            CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
+            Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength));
+        return new LlmEngine(model, runner, options, logger, statsSinks);
+    }
+
+    /// <summary>
+    /// The step's token budget: --max-num-batched-tokens, else 256 on CPU and 2048 on CUDA (see ServeOptions); without
+    /// chunked prefill a whole prompt must fit one step, so the default grows to max_model_len, as vLLM's does.
+    /// </summary>
+    public static SchedulerLimits SchedulerLimitsFor(ServeOptions settings, int maxModelLength)
+    {
+        var budget = settings.MaxNumBatchedTokens ?? Math.Max(settings.Device == "cuda" ? 2048 : 256, settings.MaxNumSeqs);
+        if (!settings.EnableChunkedPrefill && settings.MaxNumBatchedTokens is null)
+        {
+            budget = Math.Max(budget, maxModelLength);
+        }
+        return new SchedulerLimits(settings.MaxNumSeqs, budget, settings.EnableChunkedPrefill, settings.LongPrefillTokenThreshold);
+    }
+
+    /// <summary>The proposer --speculative-config asks for; a draft model runs batched in an arena of its own, a slot per running sequence.</summary>
+    private static SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, LoadedModel? draft, int runningSlots, int maxModelLength) => config switch
+    {
+        null => null,
+        { Method: SpeculativeConfig.NgramMethod } => new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens, config.MinAdaptiveK),
+        _ => new SpeculativeDecoding(new DraftModelProposer(draft!, new OnnxBatchRunner(draft!.Decoder, runningSlots, maxModelLength)),
+            config.NumSpeculativeTokens, config.MinAdaptiveK),
+    };
+}

@@ -1,0 +1,92 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+
+namespace Worker.Runner;
+
+/// <summary>
+/// A model folder's decoder in an ONNX Runtime session, checked against the contract ONNX Runtime GenAI's model
+/// builder emits (input_ids, attention_mask, optional position_ids, past_key_values.N.key|value → logits,
+/// present.N.key|value, GroupQueryAttention inside). A folder that does not follow it is refused here, at start-up.
+/// </summary>
+internal sealed class OnnxDecoder : IDisposable
+{
+    private readonly RunOptions _runOptions = new();
+
+    /// <param name="modelBytes">The decoder file already in memory (a wake-up from sleep level 1).</param>
+    public OnnxDecoder(ModelFolder folder, string device, int? intraOpThreads, byte[]? modelBytes = null)
+    {
+        Folder = folder;
+        Device = device;
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (intraOpThreads is { } threads)
+        {
+            options.IntraOpNumThreads = threads;
+        }
+        if (device == "cuda")
+        {
+            options.AppendExecutionProvider_CUDA(0);
+        }
+        var path = Path.Combine(folder.Path, folder.DecoderFile);
+        Session = modelBytes is null ? new InferenceSession(path, options) : new InferenceSession(modelBytes, options);
+
+        var inputs = Session.InputMetadata;
+        string[] required = ["input_ids", "attention_mask", "past_key_values.0.key", "past_key_values.0.value"];
+        var missing = required.FirstOrDefault(name => !inputs.ContainsKey(name));
+        if (missing is not null || !Session.OutputMetadata.ContainsKey("logits"))
+        {
+            Session.Dispose();
+            throw new InvalidOperationException(
+                $"'{path}' is not a decoder the batched runner can drive: it lacks {missing ?? "the logits output"}. It drives the GroupQueryAttention " +
+                "decoder ONNX Runtime GenAI's model builder emits (input_ids, attention_mask, past_key_values.N.key|value → logits, present.N.key|value).");
+        }
+        HasPositionIds = inputs.ContainsKey("position_ids");
+        KvType = inputs["past_key_values.0.key"].ElementDataType;
+        KvElementBytes = KvType switch
+        {
+            TensorElementType.Float => 4,
+            TensorElementType.Float16 or TensorElementType.BFloat16 => 2,
+            var other => throw new InvalidOperationException($"'{path}' keeps its KV cache as {other}; the runner handles float32, float16 and bfloat16."),
+        };
+        PastKeys = Names("past_key_values.{0}.key");
+        PastValues = Names("past_key_values.{0}.value");
+        PresentKeys = Names("present.{0}.key");
+        PresentValues = Names("present.{0}.value");
+    }
+
+    public ModelFolder Folder { get; }
+
+    public string Device { get; }
+
+    public InferenceSession Session { get; }
+
+    public bool HasPositionIds { get; }
+
+    public TensorElementType KvType { get; }
+
+    /// <summary>Bytes per KV element, from the model: 4 for float32 exports, 2 for the float16 ones GPU builds use.</summary>
+    public int KvElementBytes { get; }
+
+    public string[] PastKeys { get; }
+
+    public string[] PastValues { get; }
+
+    public string[] PresentKeys { get; }
+
+    public string[] PresentValues { get; }
+
+    /// <summary>An arena in the memory this decoder runs on: host memory committed as written, or device memory.</summary>
+    public KvArena CreateArena(int slots, int capacity) =>
+        new(Device == "cuda" ? new CudaKvMemory(0) : new HostKvMemory(), Folder.Layers, Folder.KvHeads, Folder.HeadSize, KvElementBytes, slots, capacity);
+
+    public void Run(OrtIoBinding binding) => Session.RunWithBinding(_runOptions, binding);
+
+    private string[] Names(string format) =>
+        Enumerable.Range(0, Folder.Layers).Select(l => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, l)).ToArray();
+
+    public void Dispose()
+    {
+        Session.Dispose();
+        _runOptions.Dispose();
+    }
+}
