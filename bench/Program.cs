@@ -8,6 +8,7 @@ return args.FirstOrDefault() switch
     "overhead" => await OverheadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "soak" => await SoakBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "stop-strings" => await StopStringsBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "long-prompt" => await LongPromptBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
 

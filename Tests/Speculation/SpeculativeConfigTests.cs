@@ -63,6 +63,15 @@ public class SpeculativeConfigTests
     }
 
     [Fact]
+    public async Task AMalformedConfig_FailsOptionsValidation_BeforeAnyModelLoads()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            WorkerApp.StartAsync(("Worker:Model", "/no/such/model"), ("Worker:SpeculativeConfig", """{"method": "ngram", "num_speculative_tokens": 99}""")));
+
+        Assert.Contains("\"num_speculative_tokens\" must be between 1 and 16; got 99", error.Message);
+    }
+
+    [Fact]
     public async Task BadConfig_AtStartUp_StopsTheWorkerAndSaysWhy()
     {
         var logs = new FakeLogCollector();

@@ -70,8 +70,8 @@ public class WorkerApp(params (string Key, string Value)[] settings) : WebApplic
     public static void AssertHoldsNothing(EngineSnapshot idle)
     {
         Assert.Equal(
-            new { ActiveRequests = 0, Running = 0, Waiting = 0, UsedBlocks = 0, LiveGenerators = idle.PrefixPoolEntries, Blocks = idle.TotalBlocks },
-            new { idle.ActiveRequests, idle.Running, idle.Waiting, idle.UsedBlocks, idle.LiveGenerators, Blocks = idle.FreeBlocks + idle.CachedBlocks });
+            new { ActiveRequests = 0, Running = 0, Waiting = 0, UsedBlocks = 0, SlotsInUse = idle.PrefixPoolEntries, Blocks = idle.TotalBlocks },
+            new { idle.ActiveRequests, idle.Running, idle.Waiting, idle.UsedBlocks, idle.SlotsInUse, Blocks = idle.FreeBlocks + idle.CachedBlocks });
     }
 }
 

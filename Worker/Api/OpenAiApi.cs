@@ -17,7 +17,7 @@ public static class OpenAiApi
         v1.MapPost("/chat/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs) => GenerateAsync(http, host, options, logs, ChatRequestReader.Read, ChatFormat.Instance))
             .WithName("CreateChatCompletion").WithSummary("Chat completion with the model's chat template, streamed or not.");
         routes.MapGet("/engine/stats", (EngineHost host) => host.Engine is { } engine ? Results.Ok(engine.Snapshot) : NotLoaded().ToResult())
-            .WithName("EngineStats").WithSummary("The engine's own counts: running, waiting, active requests, live generators.");
+            .WithName("EngineStats").WithSummary("The engine's own counts: running, waiting, active requests, KV slots in use, blocks.");
         return routes;
     }
 

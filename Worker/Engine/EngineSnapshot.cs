@@ -5,7 +5,7 @@ public sealed record EngineSnapshot(
     int Running,
     int Waiting,
     int ActiveRequests,
-    int LiveGenerators,
+    int SlotsInUse,
     long Steps,
     int TotalBlocks,
     int UsedBlocks,

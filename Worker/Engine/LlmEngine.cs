@@ -94,7 +94,7 @@ public sealed partial class LlmEngine : IDisposable
         _wake.Release();
     }
 
-    /// <summary>Aborts a request wherever it is; its generators and blocks are released before the next step.</summary>
+    /// <summary>Aborts a request wherever it is; its KV slots and blocks are released before the next step.</summary>
     public void Abort(EngineRequest request)
     {
         // Marked as well as queued: an abort taken before its submission (the two queues are drained one after the
@@ -139,8 +139,13 @@ public sealed partial class LlmEngine : IDisposable
                 }
                 continue;
             }
-            Step();
+            var ran = Step();
             EndTurn();
+            if (!ran)
+            {
+                // Nothing could be scheduled (a head that does not fit while nothing runs): wait for a command rather than spin.
+                _wake.Wait(TimeSpan.FromMilliseconds(5));
+            }
         }
         Shutdown();
     }
@@ -222,32 +227,36 @@ public sealed partial class LlmEngine : IDisposable
         sequence.Timeline.LastToken = stepEnded;
     }
 
-    private void Step()
+    /// <returns>False when the plan was empty: nothing could run this turn.</returns>
+    private bool Step()
     {
         var plan = _scheduler.Schedule(Stopwatch.GetTimestamp());
         LeaveQueue();
         if (plan.Rows.Count == 0)
         {
-            return;
+            return false;
         }
         var drafted = Stopwatch.GetTimestamp();
-        var guesses = Propose(plan);
-        var started = Stopwatch.GetTimestamp();
-        var rows = plan.Rows.Select((row, i) => new RunnerRow(row.Sequence.Slot, [.. row.Tokens, .. guesses[i]], row.Samples ? 1 + guesses[i].Length : 0)).ToArray();
+        int[][] guesses;
+        RunnerRow[] rows;
         float[] logits;
+        long started;
         try
         {
+            guesses = Propose(plan);
+            started = Stopwatch.GetTimestamp();
+            rows = plan.Rows.Select((row, i) => new RunnerRow(row.Sequence.Slot, [.. row.Tokens, .. guesses[i]], row.Samples ? 1 + guesses[i].Length : 0)).ToArray();
             logits = _runner.Execute(rows);
         }
         catch (Exception e)
         {
-            // A failed forward pass leaves every row's cache in doubt: each of the step's requests fails.
+            // A failed forward pass (or draft pass) leaves every row's cache in doubt: each of the step's requests fails.
             foreach (var request in plan.Rows.Select(r => r.Sequence.Request).Distinct().ToArray())
             {
                 Log.SequenceFailed(_logger, request.Id, e);
                 EndRequest(request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {e.Message}"));
             }
-            return;
+            return true;
         }
         _steps++;
 
@@ -263,6 +272,10 @@ public sealed partial class LlmEngine : IDisposable
             var sequence = row.Sequence;
             var rowLogits = logits.AsMemory(offset, rows[i].LogitsRows * vocab);
             offset += rowLogits.Length;
+            if (sequence.Finish is not null)
+            {
+                continue; // ended with its request earlier in this loop (a sibling's failure)
+            }
             sequence.ComputedTokens += rows[i].Tokens.Length;
             _stats.ForwardPass(rows[i].Tokens.Length, sequence.ComputedTokens);
             if (!row.Samples)
@@ -294,6 +307,7 @@ public sealed partial class LlmEngine : IDisposable
             _options.Speculation?.Proposer.Commit(sequence, committed);
             Advance(sequence, emitted, stepDone);
         }
+        return true;
     }
 
     /// <summary>Asks the proposer for the guesses the plan allows each decoding sequence; none for the others.</summary>

@@ -193,14 +193,6 @@ internal sealed class Scheduler
         var tokens = sequence.TokensFrom(sequence.ComputedTokens, feed);
         var samples = sequence.ComputedTokens + feed == sequence.Tokens.Count;
         plan.Rows.Add(new ScheduledSequence(sequence, tokens, guesses, samples));
-        if (sequence.PendingTokens > 1)
-        {
-            plan.PrefillTokens += feed;
-        }
-        else
-        {
-            plan.DecodeTokens += feed + guesses;
-        }
     }
 
     private bool TryAdmit(StepPlan plan, Sequence sequence, int budget, long now)

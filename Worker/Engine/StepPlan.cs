@@ -7,12 +7,6 @@ namespace Worker.Engine;
 internal sealed class StepPlan
 {
     public List<ScheduledSequence> Rows { get; } = [];
-
-    /// <summary>Prompt tokens (prefill chunks, recomputation after preemption) the step feeds.</summary>
-    public int PrefillTokens { get; set; }
-
-    /// <summary>Tokens fed by decoding sequences, guesses included.</summary>
-    public int DecodeTokens { get; set; }
 }
 
 /// <summary>

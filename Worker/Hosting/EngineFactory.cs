@@ -40,6 +40,12 @@ internal static class EngineFactory
         {
             budget = Math.Max(budget, maxModelLength);
         }
+        if (!settings.EnableChunkedPrefill && budget < maxModelLength)
+        {
+            throw new InvalidOperationException(
+                $"--max-num-batched-tokens ({budget}) is below --max-model-len ({maxModelLength}) with chunked prefill off: a long prompt could never be scheduled. " +
+                "Raise it, lower --max-model-len, or leave chunked prefill on.");
+        }
         return new SchedulerLimits(settings.MaxNumSeqs, budget, settings.EnableChunkedPrefill, settings.LongPrefillTokenThreshold);
     }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using Worker.Engine.Speculation;
 using Worker.Options;
 
 namespace Worker.Hosting;
@@ -27,10 +29,32 @@ public static class EngineServiceExtensions
             .Validate(o => o.MaxStopTokenIds >= 0, "--max-stop-token-ids must not be negative.")
             .Validate(o => o.IntraOpThreads is null or > 0, "--intra-op-threads must be positive.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServeOptions>, SpeculativeConfigValidation>();
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddSingleton<Metrics.ApiMetrics>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddHealthChecks().AddCheck<EngineHost>("model");
         return builder;
+    }
+}
+
+/// <summary>--speculative-config is read when the options are, so a malformed one stops the worker before anything loads.</summary>
+internal sealed class SpeculativeConfigValidation : IValidateOptions<ServeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ServeOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.SpeculativeConfig))
+        {
+            return ValidateOptionsResult.Success;
+        }
+        try
+        {
+            SpeculativeConfig.Parse(options.SpeculativeConfig);
+            return ValidateOptionsResult.Success;
+        }
+        catch (InvalidOperationException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
     }
 }

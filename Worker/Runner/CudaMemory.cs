@@ -31,11 +31,11 @@ internal static partial class CudaMemory
         }
     }
 
-    [LibraryImport("cuda")] private static partial int cuInit(uint flags);
-    [LibraryImport("cuda")] private static partial int cuDeviceGet(out int device, int ordinal);
-    [LibraryImport("cuda")] private static partial int cuDevicePrimaryCtxRetain(out nint context, int device);
-    [LibraryImport("cuda")] private static partial int cuDevicePrimaryCtxRelease_v2(int device);
-    [LibraryImport("cuda")] private static partial int cuCtxPushCurrent_v2(nint context);
-    [LibraryImport("cuda")] private static partial int cuCtxPopCurrent_v2(out nint context);
-    [LibraryImport("cuda")] private static partial int cuMemGetInfo_v2(out nuint free, out nuint total);
+    [LibraryImport("libcuda.so.1")] private static partial int cuInit(uint flags);
+    [LibraryImport("libcuda.so.1")] private static partial int cuDeviceGet(out int device, int ordinal);
+    [LibraryImport("libcuda.so.1")] private static partial int cuDevicePrimaryCtxRetain(out nint context, int device);
+    [LibraryImport("libcuda.so.1")] private static partial int cuDevicePrimaryCtxRelease_v2(int device);
+    [LibraryImport("libcuda.so.1")] private static partial int cuCtxPushCurrent_v2(nint context);
+    [LibraryImport("libcuda.so.1")] private static partial int cuCtxPopCurrent_v2(out nint context);
+    [LibraryImport("libcuda.so.1")] private static partial int cuMemGetInfo_v2(out nuint free, out nuint total);
 }

@@ -152,8 +152,8 @@ internal sealed partial class CudaKvMemory(int device) : IKvMemory
         }
     }
 
-    [LibraryImport("cudart")] private static partial int cudaSetDevice(int device);
-    [LibraryImport("cudart")] private static partial int cudaMalloc(out nint pointer, nuint bytes);
-    [LibraryImport("cudart")] private static partial int cudaFree(nint pointer);
-    [LibraryImport("cudart")] private static partial int cudaMemcpy(nint destination, nint source, nuint bytes, int kind);
+    [LibraryImport("libcudart.so.12")] private static partial int cudaSetDevice(int device);
+    [LibraryImport("libcudart.so.12")] private static partial int cudaMalloc(out nint pointer, nuint bytes);
+    [LibraryImport("libcudart.so.12")] private static partial int cudaFree(nint pointer);
+    [LibraryImport("libcudart.so.12")] private static partial int cudaMemcpy(nint destination, nint source, nuint bytes, int kind);
 }

@@ -17,7 +17,11 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
     public const string NgramMethod = "ngram";
     public const int MaxSpeculativeTokens = 16;
 
-    public static SpeculativeConfig Parse(string json, string targetModelPath)
+    /// <summary>Reads and checks the JSON alone (options validation): a draft folder is resolved and checked at start-up.</summary>
+    public static SpeculativeConfig Parse(string json) => Parse(json, targetModelPath: null);
+
+    /// <param name="targetModelPath">The target's folder, whose draft/ a draft_model without "model" uses; null: not resolved yet.</param>
+    public static SpeculativeConfig Parse(string json, string? targetModelPath)
     {
         JsonElement root;
         try
@@ -46,7 +50,11 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
         switch (method)
         {
             case DraftModelMethod:
-                var draft = String(root, "model") ?? Path.Combine(targetModelPath, ModelBuilder.ModelFolderBuilder.DraftFolderName);
+                var draft = String(root, "model") ?? (targetModelPath is null ? null : Path.Combine(targetModelPath, ModelBuilder.ModelFolderBuilder.DraftFolderName));
+                if (draft is null)
+                {
+                    return new SpeculativeConfig(method, k, null, 0, 0, minAdaptiveK);
+                }
                 if (!File.Exists(Path.Combine(draft, "genai_config.json")))
                 {
                     throw Invalid($"the draft model folder '{draft}' has no genai_config.json");
