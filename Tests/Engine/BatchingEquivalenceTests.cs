@@ -30,8 +30,8 @@ public class BatchingEquivalenceTests
         { 4, 24, null, null },
         { 8, 24, 32, null },                                                        // chunked, a 32-block cache: preemption
         { 8, 32, null, null },
-        { 8, 64, null, """{"method":"ngram","num_speculative_tokens":3}""" },
-        { 8, 64, 32, """{"method":"draft_model","num_speculative_tokens":2}""" },   // speculation through preemption
+        { 8, 64, null, """{"method":"ngram","num_speculative_tokens":3,"disable_by_batch_size":8}""" },
+        { 8, 64, 32, """{"method":"draft_model","num_speculative_tokens":2,"disable_by_batch_size":8}""" },   // speculation through preemption
     };
 
     [Theory]
@@ -107,6 +107,46 @@ public class PrefixHitAccountingTests
         Assert.Equal((prompt.Length - 1) / 16 * 16, hits);
         // The prompt less its hits, then each generated token but the last fed back once.
         Assert.Equal(prompt.Length - hits + second[0].Tokens.Length - 1, fed.Total - fedBefore);
+    }
+
+    [Fact]
+    public async Task SeveralConcurrentRequests_ReuseOneKeptPrefix()
+    {
+        using var harness = new EngineHarness();
+        var shared = harness.Encode("Memory is a budget. Every sequence holds blocks of cache, and the scheduler must choose who gets them next.");
+        await harness.Submit(shared, maxTokens: 4).CompletionAsync();
+        await harness.WaitForAsync(s => s.ActiveRequests == 0, TimeSpan.FromSeconds(10));
+        var hitsBefore = harness.Engine.Snapshot.PrefixHits;
+
+        var followUps = Enumerable.Range(0, 4).Select(i => shared.Concat(harness.Encode($" Then came question {i}.")).ToArray()).ToArray();
+        await Task.WhenAll(followUps.Select(p => harness.Submit(p, maxTokens: 8).CompletionAsync()));
+
+        Assert.Equal(4 * (shared.Length / 16 * 16), harness.Engine.Snapshot.PrefixHits - hitsBefore);
+    }
+
+    /// <summary>
+    /// On host memory the arena holds only the pages sequences wrote: at idle, exactly the kept prefixes' blocks (each
+    /// head's rows rounded up to whole pages), and nothing at all once the prefixes are gone.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task TheArenasResidentMemory_IsWhatTheBlockPoolCounts(bool prefixCaching)
+    {
+        using var harness = new EngineHarness(prefixCaching: prefixCaching);
+        // Six identical greedy requests at once: six slots written, then (with prefix caching) one prefix kept of them.
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ =>
+            harness.Submit("The engine is asked for a long answer about memory, blocks and pages.", maxTokens: 70).CompletionAsync()));
+        var idle = await harness.WaitForAsync(s => s.ActiveRequests == 0, TimeSpan.FromSeconds(10));
+
+        var arena = harness.Engine.Runner.Cache;
+        var tokensPerPage = Environment.SystemPageSize / (arena.HeadSize * arena.ElementBytes);
+        var headRanges = 2L * arena.Layers * arena.KvHeads;
+        var keptTokens = idle.CachedBlocks * 16;
+        Assert.Equal(0, idle.UsedBlocks);
+        Assert.Equal(prefixCaching ? 1 : 0, idle.PrefixPoolEntries);
+        Assert.Equal(prefixCaching, keptTokens > 0);
+        Assert.Equal(headRanges * ((keptTokens + tokensPerPage - 1) / tokensPerPage) * Environment.SystemPageSize, arena.ResidentBytes());
     }
 
     private sealed class FedTokens : IEngineStatsSink

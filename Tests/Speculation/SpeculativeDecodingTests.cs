@@ -28,16 +28,31 @@ public class SpeculativeDecodingTests
         return (results.Select(r => r[0].Tokens).ToArray(), submitted.Select(s => s.Request).ToArray());
     }
 
+    /// <summary>Every config lets all four running sequences speculate (disable_by_batch_size 8): verification is batched into the step.</summary>
     public static TheoryData<string> Configs => new()
     {
-        """{"method": "draft_model", "num_speculative_tokens": 1}""",
-        """{"method": "draft_model", "num_speculative_tokens": 2}""",
-        """{"method": "draft_model", "num_speculative_tokens": 4}""",
-        """{"method": "draft_model", "num_speculative_tokens": 7}""",
-        """{"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_max": 3, "prompt_lookup_min": 1}""",
-        """{"method": "ngram", "num_speculative_tokens": 5, "prompt_lookup_max": 4, "prompt_lookup_min": 2}""",
-        """{"method": "draft_model", "num_speculative_tokens": 8, "min_adaptive_k": 1}""",
+        """{"method": "draft_model", "num_speculative_tokens": 1, "disable_by_batch_size": 8}""",
+        """{"method": "draft_model", "num_speculative_tokens": 2, "disable_by_batch_size": 8}""",
+        """{"method": "draft_model", "num_speculative_tokens": 4, "disable_by_batch_size": 8}""",
+        """{"method": "draft_model", "num_speculative_tokens": 7, "disable_by_batch_size": 8}""",
+        """{"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_max": 3, "prompt_lookup_min": 1, "disable_by_batch_size": 8}""",
+        """{"method": "ngram", "num_speculative_tokens": 5, "prompt_lookup_max": 4, "prompt_lookup_min": 2, "disable_by_batch_size": 8}""",
+        """{"method": "draft_model", "num_speculative_tokens": 8, "min_adaptive_k": 1, "disable_by_batch_size": 8}""",
     };
+
+    [Fact]
+    public async Task DisableByBatchSize_StopsGuessingWhileMoreSequencesRun_AndGuessesAgainAlone()
+    {
+        using var harness = new EngineHarness(maxNumSeqs: 4, speculativeConfig: """{"method": "draft_model", "num_speculative_tokens": 3, "disable_by_batch_size": 1}""");
+        var together = Enumerable.Range(0, 4).Select(i => harness.Submit(Prompts[i], maxTokens: 24)).ToArray();
+        await Task.WhenAll(together.Select(s => s.CompletionAsync()));
+        var alone = harness.Submit(Prompts[4], maxTokens: 24);
+        await alone.CompletionAsync();
+
+        // Four ran side by side from their first step to their last (same length): none guessed; the lone one did.
+        Assert.All(together, s => Assert.Equal(0, s.Request.Sequences[0].Speculation.Rounds));
+        Assert.True(alone.Request.Sequences[0].Speculation.Rounds > 0);
+    }
 
     [Theory]
     [MemberData(nameof(Configs))]
@@ -53,8 +68,8 @@ public class SpeculativeDecodingTests
     }
 
     [Theory]
-    [InlineData("""{"method": "draft_model", "num_speculative_tokens": 4}""")]
-    [InlineData("""{"method": "ngram", "num_speculative_tokens": 3}""")]
+    [InlineData("""{"method": "draft_model", "num_speculative_tokens": 4, "disable_by_batch_size": 8}""")]
+    [InlineData("""{"method": "ngram", "num_speculative_tokens": 3, "disable_by_batch_size": 8}""")]
     public async Task SeededSampling_IsReproducibleAndIdenticalWithSpeculation(string config)
     {
         var (plain, _) = await RunAsync(null, temperature: 0.8);
@@ -68,7 +83,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task AdaptiveK_MovesEachSequencesGuessCountWithItsAcceptance()
     {
-        var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 8, "min_adaptive_k": 2}""", temperature: 0);
+        var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 8, "min_adaptive_k": 2, "disable_by_batch_size": 8}""", temperature: 0);
 
         var tallies = requests.Select(r => r.Sequences[0].Speculation).ToArray();
         // With K fixed every round (but those cut short by max_tokens) would propose 8.
@@ -88,7 +103,7 @@ public class SpeculativeDecodingTests
     [Fact]
     public async Task EveryRound_CountsPositionsUpToItsAcceptance()
     {
-        var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 4}""", temperature: 0);
+        var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 4, "disable_by_batch_size": 8}""", temperature: 0);
 
         foreach (var tally in requests.Select(r => r.Sequences[0].Speculation))
         {

@@ -60,6 +60,9 @@ internal sealed class Generation : IDisposable
 
     public IReadOnlyList<EngineRequest> Requests { get; }
 
+    /// <summary>The sequences that have ended so far, as the engine froze them.</summary>
+    public List<FinishedSequence> Finished { get; } = [];
+
     public int ChoiceCount { get; }
 
     private bool IsFinished => _finishedChoices == ChoiceCount;
@@ -70,6 +73,10 @@ internal sealed class Generation : IDisposable
         while (!IsFinished)
         {
             var output = await _outputs.Reader.ReadAsync(cancellationToken);
+            if (output.Finished is { } finished)
+            {
+                Finished.Add(finished);
+            }
             if (_processor.Process(output) is not { } delta)
             {
                 continue;

@@ -53,12 +53,11 @@ internal static partial class GenerationResponder
         }
         finally
         {
-            var finished = generation.Requests.Where(r => r.IsFinished).ToArray();
-            RequestSpans.Record(finished);
-            foreach (var sequence in finished.SelectMany(r => r.Sequences))
+            RequestSpans.Record(generation.Requests, generation.Finished);
+            foreach (var sequence in generation.Finished)
             {
-                LogFinished(logger, sequence.Request.Id, sequence.Index, sequence.Finish!.Value.ToApiString(), sequence.Request.PromptTokens.Length,
-                    sequence.OutputTokenCount, sequence.CachedPromptTokens, sequence.Timeline.Preemptions.Count);
+                LogFinished(logger, sequence.RequestId, sequence.Index, sequence.Finish.ToApiString(), sequence.PromptTokens,
+                    sequence.OutputTokens, sequence.CachedPromptTokens, sequence.Preemptions);
             }
         }
     }
@@ -99,7 +98,7 @@ internal static partial class GenerationResponder
         var body = format.Complete(header, results!, new Usage(request.Prompts.Sum(p => p.Length), completionTokens));
         if (serverTiming || request.IncludeMetrics)
         {
-            var metrics = PerRequestMetrics.From(generation.Requests);
+            var metrics = PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished);
             if (serverTiming)
             {
                 http.Response.Headers["Server-Timing"] = metrics.ToServerTiming();
@@ -152,7 +151,7 @@ internal static partial class GenerationResponder
         if (request.IncludeUsage || request.IncludeMetrics)
         {
             var usage = request.IncludeUsage ? new Usage(request.Prompts.Sum(p => p.Length), completionTokens) : null;
-            var metrics = request.IncludeMetrics ? PerRequestMetrics.From(generation.Requests) : null;
+            var metrics = request.IncludeMetrics ? PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished) : null;
             await ServerSentEvents.WriteAsync(response, format.FinalChunk(header, usage, metrics), http.RequestAborted);
         }
         await ServerSentEvents.WriteDoneAsync(response, http.RequestAborted);

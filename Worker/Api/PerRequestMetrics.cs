@@ -4,7 +4,7 @@ using Worker.Engine;
 namespace Worker.Api;
 
 /// <summary>
-/// Timing of one response from its sequences' lifecycle stamps (--enable-per-request-metrics):
+/// Timing of one response from its finished sequences' lifecycle stamps (--enable-per-request-metrics):
 /// queue = first scheduled − queued (the longest wait among the sequences); time to first token = first token −
 /// arrival; generation = last token − first token; mean ITL = generation ÷ (tokens − 1) over all sequences;
 /// tokens per second = output tokens ÷ (last token − arrival).
@@ -12,19 +12,17 @@ namespace Worker.Api;
 internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond,
     object? SpeculativeDecoding)
 {
-    public static PerRequestMetrics From(IReadOnlyList<EngineRequest> requests)
+    public static PerRequestMetrics From(RequestArrival arrival, IReadOnlyList<FinishedSequence> sequences)
     {
-        var sequences = requests.SelectMany(r => r.Sequences).ToArray();
-        var arrival = requests[0].Arrival.Timestamp;
-        var firstToken = sequences.Select(s => s.Timeline.FirstToken).Where(t => t != 0).DefaultIfEmpty(0).Min();
-        var lastToken = sequences.Select(s => s.Timeline.LastToken).DefaultIfEmpty(0).Max();
-        var outputTokens = sequences.Sum(s => s.OutputTokenCount);
-        var decodeIntervals = sequences.Sum(s => Math.Max(0, s.OutputTokenCount - 1));
-        var decodeSeconds = sequences.Sum(s => SequenceTimeline.Seconds(s.Timeline.FirstToken, s.Timeline.LastToken));
-        var endToEnd = SequenceTimeline.Seconds(arrival, lastToken);
+        var firstToken = sequences.Select(s => s.FirstToken).Where(t => t != 0).DefaultIfEmpty(0).Min();
+        var lastToken = sequences.Select(s => s.LastToken).DefaultIfEmpty(0).Max();
+        var outputTokens = sequences.Sum(s => s.OutputTokens);
+        var decodeIntervals = sequences.Sum(s => Math.Max(0, s.OutputTokens - 1));
+        var decodeSeconds = sequences.Sum(s => SequenceTimeline.Seconds(s.FirstToken, s.LastToken));
+        var endToEnd = SequenceTimeline.Seconds(arrival.Timestamp, lastToken);
         return new PerRequestMetrics(
-            QueueMs: sequences.Max(s => SequenceTimeline.Seconds(s.Timeline.Queued, s.Timeline.FirstScheduled)) * 1000,
-            TimeToFirstTokenMs: SequenceTimeline.Seconds(arrival, firstToken) * 1000,
+            QueueMs: sequences.Select(s => SequenceTimeline.Seconds(s.Queued, s.FirstScheduled)).DefaultIfEmpty(0).Max() * 1000,
+            TimeToFirstTokenMs: SequenceTimeline.Seconds(arrival.Timestamp, firstToken) * 1000,
             GenerationMs: SequenceTimeline.Seconds(firstToken, lastToken) * 1000,
             MeanItlMs: decodeIntervals == 0 ? 0 : decodeSeconds / decodeIntervals * 1000,
             TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd,
@@ -32,16 +30,16 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
     }
 
     /// <summary>vLLM's per-request spec-decode statistics (PR #48915's shape), over the response's sequences.</summary>
-    private static object? Speculation(IReadOnlyList<Sequence> sequences)
+    private static object? Speculation(IReadOnlyList<FinishedSequence> sequences)
     {
-        var rounds = sequences.Sum(s => s.Speculation.Rounds);
+        var rounds = sequences.Sum(s => s.SpeculationRounds);
         if (rounds == 0)
         {
             return null;
         }
-        var draftTokens = sequences.Sum(s => s.Speculation.DraftTokens);
-        var accepted = sequences.Sum(s => s.Speculation.AcceptedTokens);
-        var positions = sequences.Max(s => s.Speculation.AcceptedAtPosition.Count);
+        var draftTokens = sequences.Sum(s => s.DraftTokens);
+        var accepted = sequences.Sum(s => s.AcceptedTokens);
+        var positions = sequences.Max(s => s.AcceptedAtPosition.Count);
         return new
         {
             num_spec_steps = rounds,
@@ -50,7 +48,7 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
             draft_acceptance_rate = draftTokens == 0 ? 0 : Math.Round((double)accepted / draftTokens, 4),
             mean_acceptance_length = Math.Round(1 + (double)accepted / rounds, 4),
             accepted_per_position = Enumerable.Range(0, positions)
-                .Select(p => sequences.Sum(s => p < s.Speculation.AcceptedAtPosition.Count ? s.Speculation.AcceptedAtPosition[p] : 0)).ToArray(),
+                .Select(p => sequences.Sum(s => p < s.AcceptedAtPosition.Count ? s.AcceptedAtPosition[p] : 0)).ToArray(),
         };
     }
 

@@ -13,27 +13,25 @@ internal static class RequestSpans
     /// <summary>Named after the application, which ServiceDefaults traces.</summary>
     public static readonly ActivitySource Source = new("Worker");
 
-    public static void Record(IEnumerable<EngineRequest> requests)
+    /// <param name="finished">The requests' sequences that ended, as the engine froze them.</param>
+    public static void Record(IReadOnlyList<EngineRequest> requests, IEnumerable<FinishedSequence> finished)
     {
-        foreach (var request in requests)
+        foreach (var sequence in finished)
         {
+            var request = requests.First(r => r.Id == sequence.RequestId);
             if (request.Trace is not { } parent || !Source.HasListeners())
             {
                 continue;
             }
-            foreach (var sequence in request.Sequences)
-            {
-                var t = sequence.Timeline;
-                Phase("queue", parent, request, sequence, t.Queued, t.FirstScheduled);
-                Phase("prefill", parent, request, sequence, t.FirstScheduled, t.FirstToken)?.SetTag("gen_ai.usage.input_tokens", request.PromptTokens.Length)
-                    .SetTag("vellum.cached_prompt_tokens", sequence.CachedPromptTokens);
-                Phase("decode", parent, request, sequence, t.FirstToken, t.LastToken)?.SetTag("gen_ai.usage.output_tokens", sequence.OutputTokenCount)
-                    .SetTag("vellum.preemptions", t.Preemptions.Count);
-            }
+            Phase("queue", parent, request, sequence, sequence.Queued, sequence.FirstScheduled);
+            Phase("prefill", parent, request, sequence, sequence.FirstScheduled, sequence.FirstToken)?.SetTag("gen_ai.usage.input_tokens", sequence.PromptTokens)
+                .SetTag("vellum.cached_prompt_tokens", sequence.CachedPromptTokens);
+            Phase("decode", parent, request, sequence, sequence.FirstToken, sequence.LastToken)?.SetTag("gen_ai.usage.output_tokens", sequence.OutputTokens)
+                .SetTag("vellum.preemptions", sequence.Preemptions);
         }
     }
 
-    private static Activity? Phase(string name, Activity parent, EngineRequest request, Sequence sequence, long from, long to)
+    private static Activity? Phase(string name, Activity parent, EngineRequest request, FinishedSequence sequence, long from, long to)
     {
         if (from == 0 || to == 0)
         {

@@ -28,10 +28,19 @@ public sealed record EngineOptions(
 /// <summary>
 /// Speculative decoding as the engine runs it: who proposes, how many tokens per round at most, and with adaptive K
 /// the fewest: a sequence whose round accepted every guess tries one more next time, one that accepted fewer than
-/// half tries one fewer. K only decides how much is guessed, never what is emitted.
+/// half tries one fewer. K only decides how much is guessed, never what is emitted. No sequence guesses in a step
+/// where more than <paramref name="DisableByBatchSize"/> sequences run (vLLM's disable_by_batch_size).
 /// </summary>
-public sealed record SpeculativeDecoding(Speculation.IDraftProposer Proposer, int NumSpeculativeTokens, int? MinAdaptiveK = null)
+/// <param name="DisableByBatchSize">
+/// Null: speculate at every batch size. On CPU the engine defaults it to <see cref="CpuDisableByBatchSize"/>: ONNX
+/// Runtime's GroupQueryAttention verifies a sequence's guesses only in a pass of its own, so with many sequences
+/// running, one batched decode pass yields more tokens than their verification passes (bench/speculation-figures.sh).
+/// </param>
+public sealed record SpeculativeDecoding(Speculation.IDraftProposer Proposer, int NumSpeculativeTokens, int? MinAdaptiveK = null,
+    int? DisableByBatchSize = null)
 {
+    public const int CpuDisableByBatchSize = 2;
+
     public int NextK(int current, int proposed, int accepted) => MinAdaptiveK is not { } least || proposed == 0
         ? current
         : accepted == proposed ? Math.Min(current + 1, NumSpeculativeTokens)

@@ -25,9 +25,6 @@ public sealed record KvCacheConfig(
     int RunningSlots,
     int PrefixSlots)
 {
-    /// <summary>The name vLLM's cache_config_info gives the dtype.</summary>
-    public string CacheDtype => DtypeBytes == 4 ? "float32" : "float16";
-
     /// <summary>
     /// Blocks from a memory budget: 2 (key and value) × layers × KV heads × head size × dtype size × block size
     /// bytes per block, read from the model's genai_config.json and the runner's KV dtype. An explicit block count

@@ -59,6 +59,9 @@ public sealed partial class LlmEngine : IDisposable
 
     public LoadedModel Model => _model;
 
+    /// <summary>The runner and its KV arena; read outside the loop only for what is safe to race (resident memory).</summary>
+    internal IModelRunner Runner => _runner;
+
     public EngineOptions Options => _options;
 
     /// <summary>The counts after the latest step; refusals happen on request threads and are read live.</summary>
@@ -448,7 +451,8 @@ public sealed partial class LlmEngine : IDisposable
         {
             _active.Remove(sequence.Request);
         }
-        _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens ?? [], reason, stopReason, error, endsWithStopToken)));
+        _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens ?? [], reason, stopReason, error, endsWithStopToken,
+            Finished: FinishedSequence.Of(sequence))));
     }
 
     /// <summary>

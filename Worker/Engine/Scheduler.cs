@@ -22,6 +22,7 @@ internal sealed class Scheduler
     private readonly SchedulerLimits _limits;
     private readonly int _maxModelLength;
     private readonly SpeculativeDecoding? _speculation;
+    private SchedulerStepCounts _stepCounts = new();
 
     public Scheduler(SchedulerLimits limits, KvCacheConfig cacheConfig, KvArena arena, int maxModelLength, KvBlockSampler? sampler = null,
         SpeculativeDecoding? speculation = null)
@@ -51,8 +52,6 @@ internal sealed class Scheduler
     public long PrefixHits { get; private set; }
 
     public long Preemptions { get; private set; }
-
-    private SchedulerStepCounts _stepCounts = new();
 
     /// <summary>What scheduling did since the last call, for the step's stats (vLLM's SchedulerStats).</summary>
     public SchedulerStepCounts TakeStepCounts()
@@ -176,7 +175,7 @@ internal sealed class Scheduler
     /// <summary>Guesses a decoding sequence may verify: its K, within max_model_len, max_tokens and the step's budget.</summary>
     private int Guesses(Sequence sequence, int budget)
     {
-        if (_speculation is not { } speculation)
+        if (_speculation is not { } speculation || _running.Count > speculation.DisableByBatchSize)
         {
             return 0;
         }

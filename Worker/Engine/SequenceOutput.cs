@@ -7,6 +7,7 @@ namespace Worker.Engine;
 /// </summary>
 /// <param name="Tokens">Tokens the step sampled for the sequence (several with speculative decoding).</param>
 /// <param name="Finish">Set on the sequence's last output: the engine has ended it and counted it.</param>
+/// <param name="Finished">On the last output: the sequence as it ended, for the API's reports.</param>
 /// <param name="EndsWithStopToken">The last token is an EOS or stop_token_ids token: counted, never shown as text.</param>
 /// <param name="AwaitsCheck">
 /// The request has stop strings: the engine counts these tokens (and ends the sequence) only once the output processor
@@ -19,7 +20,8 @@ public sealed record SequenceOutput(
     string? StopReason = null,
     EngineError? Error = null,
     bool EndsWithStopToken = false,
-    bool AwaitsCheck = false);
+    bool AwaitsCheck = false,
+    FinishedSequence? Finished = null);
 
 /// <summary>Why the engine ended a sequence without finishing it: a code clients can act on and a message.</summary>
 public sealed record EngineError(string Code, string Message)

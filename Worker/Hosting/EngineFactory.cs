@@ -25,17 +25,17 @@ internal static class EngineFactory
             settings.MaxNumQueuedTokens ?? EngineOptions.DefaultMaxQueuedTokens(cache),
             KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
             CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
-            Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength));
+            Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength, settings.Device));
         return new LlmEngine(model, runner, options, logger, statsSinks);
     }
 
     /// <summary>
-    /// The step's token budget: --max-num-batched-tokens, else 256 on CPU and 2048 on CUDA (see ServeOptions); without
+    /// The step's token budget: --max-num-batched-tokens, else 128 on CPU and 2048 on CUDA (see ServeOptions); without
     /// chunked prefill a whole prompt must fit one step, so the default grows to max_model_len, as vLLM's does.
     /// </summary>
     public static SchedulerLimits SchedulerLimitsFor(ServeOptions settings, int maxModelLength)
     {
-        var budget = settings.MaxNumBatchedTokens ?? Math.Max(settings.Device == "cuda" ? 2048 : 256, settings.MaxNumSeqs);
+        var budget = settings.MaxNumBatchedTokens ?? Math.Max(settings.Device == "cuda" ? 2048 : 128, settings.MaxNumSeqs);
         if (!settings.EnableChunkedPrefill && settings.MaxNumBatchedTokens is null)
         {
             budget = Math.Max(budget, maxModelLength);
@@ -50,11 +50,16 @@ internal static class EngineFactory
     }
 
     /// <summary>The proposer --speculative-config asks for; a draft model runs batched in an arena of its own, a slot per running sequence.</summary>
-    private static SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, LoadedModel? draft, int runningSlots, int maxModelLength) => config switch
+    private static SpeculativeDecoding? StartSpeculation(SpeculativeConfig? config, LoadedModel? draft, int runningSlots, int maxModelLength, string device)
     {
-        null => null,
-        { Method: SpeculativeConfig.NgramMethod } => new SpeculativeDecoding(new NgramProposer(config.PromptLookupMax, config.PromptLookupMin), config.NumSpeculativeTokens, config.MinAdaptiveK),
-        _ => new SpeculativeDecoding(new DraftModelProposer(draft!, new OnnxBatchRunner(draft!.Decoder, runningSlots, maxModelLength)),
-            config.NumSpeculativeTokens, config.MinAdaptiveK),
-    };
+        if (config is null)
+        {
+            return null;
+        }
+        IDraftProposer proposer = config.Method == SpeculativeConfig.NgramMethod
+            ? new NgramProposer(config.PromptLookupMax, config.PromptLookupMin)
+            : new DraftModelProposer(draft!, new OnnxBatchRunner(draft!.Decoder, runningSlots, maxModelLength));
+        var disableByBatchSize = config.DisableByBatchSize ?? (device == "cpu" ? SpeculativeDecoding.CpuDisableByBatchSize : null);
+        return new SpeculativeDecoding(proposer, config.NumSpeculativeTokens, config.MinAdaptiveK, disableByBatchSize);
+    }
 }

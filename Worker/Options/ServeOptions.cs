@@ -21,9 +21,9 @@ public sealed class ServeOptions
     public int MaxNumSeqs { get; set; } = 16;
 
     /// <summary>
-    /// --max-num-batched-tokens: tokens one step may compute, decode and prefill together. Default: 256 on CPU, where a
-    /// prompt token costs about a millisecond on the small model, so a prompt arriving stalls running streams by at
-    /// most about a quarter of a second a step; 2048 on CUDA (vLLM's default for an API server).
+    /// --max-num-batched-tokens: tokens one step may compute, decode and prefill together. Default: 128 on CPU, where a
+    /// prompt token costs about a millisecond on the small model, so a long prompt arriving holds running streams up
+    /// by about a tenth of a second a step (vLLM's 2048 on a GPU is about as long); 2048 on CUDA.
     /// </summary>
     public int? MaxNumBatchedTokens { get; set; }
 

@@ -74,6 +74,10 @@ internal sealed class KvArena : IDisposable
         }
     }
 
+    /// <summary>Bytes of the arena that hold memory now (on host memory, the pages sequences have written).</summary>
+    public long ResidentBytes() =>
+        Enumerable.Range(0, Layers).Sum(layer => _memory.ResidentBytes(_keys[layer], SlotBytes * Slots) + _memory.ResidentBytes(_values[layer], SlotBytes * Slots));
+
     /// <summary>Where rows <paramref name="firstSlot"/>.. start in a layer's key or value buffer.</summary>
     internal nint KeyRows(int layer, int firstSlot) => _keys[layer] + (nint)(firstSlot * SlotBytes);
 

@@ -25,6 +25,9 @@ internal interface IKvMemory : IDisposable
 
     /// <summary>Gives the memory behind a range back (it reads as zeros afterwards) where the memory allows.</summary>
     void Discard(nint start, long bytes);
+
+    /// <summary>Bytes of the range that hold memory now: the pages written and not discarded, or all of it when committed.</summary>
+    long ResidentBytes(nint start, long bytes);
 }
 
 /// <summary>
@@ -71,6 +74,20 @@ internal sealed partial class HostKvMemory : IKvMemory
         }
     }
 
+    public unsafe long ResidentBytes(nint start, long bytes)
+    {
+        var pages = (int)((bytes + PageSize - 1) / PageSize);
+        var resident = new byte[pages];
+        fixed (byte* vector = resident)
+        {
+            if (Mincore(start, (nuint)bytes, vector) != 0)
+            {
+                throw new InvalidOperationException($"mincore failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        return resident.Count(page => (page & 1) != 0) * (long)PageSize;
+    }
+
     public void Dispose()
     {
         foreach (var (start, bytes) in _mappings)
@@ -88,6 +105,9 @@ internal sealed partial class HostKvMemory : IKvMemory
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(nint address, nuint length, int advice);
+
+    [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
+    private static unsafe partial int Mincore(nint address, nuint length, byte* vector);
 }
 
 /// <summary>
@@ -133,6 +153,8 @@ internal sealed partial class CudaKvMemory(int device) : IKvMemory
     {
         // Device memory stays committed: the slot is simply reused.
     }
+
+    public long ResidentBytes(nint start, long bytes) => bytes;
 
     public void Dispose()
     {

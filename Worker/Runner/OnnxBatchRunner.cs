@@ -14,8 +14,6 @@ namespace Worker.Runner;
 /// </summary>
 internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLength) : IModelRunner
 {
-    public OnnxDecoder Decoder => decoder;
-
     public int VocabSize => decoder.Folder.VocabSize;
 
     /// <summary>

@@ -10,8 +10,10 @@ namespace Worker.Engine.Speculation;
 /// </summary>
 /// <param name="MinAdaptiveK">This project's extension ("min_adaptive_k", ONNX Runtime GenAI's name): each sequence's K
 /// moves between this and num_speculative_tokens with its acceptance. Null: K stays fixed.</param>
+/// <param name="DisableByBatchSize">vLLM's "disable_by_batch_size": no guesses in a step where more sequences than this
+/// run. Null: the engine's default for the device (see <see cref="SpeculativeDecoding"/>).</param>
 public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, string? DraftModel, int PromptLookupMax, int PromptLookupMin,
-    int? MinAdaptiveK = null)
+    int? MinAdaptiveK = null, int? DisableByBatchSize = null)
 {
     public const string DraftModelMethod = "draft_model";
     public const string NgramMethod = "ngram";
@@ -43,6 +45,11 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
             throw Invalid($"\"num_speculative_tokens\" must be between 1 and {MaxSpeculativeTokens}; got {k}");
         }
         var minAdaptiveK = Int(root, "min_adaptive_k");
+        var disableByBatchSize = Int(root, "disable_by_batch_size");
+        if (disableByBatchSize is < 1)
+        {
+            throw Invalid($"\"disable_by_batch_size\" must be at least 1; got {disableByBatchSize}");
+        }
         if (minAdaptiveK is { } least && (least < 1 || least > k))
         {
             throw Invalid($"\"min_adaptive_k\" must be between 1 and num_speculative_tokens ({k}); got {least}");
@@ -53,13 +60,13 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
                 var draft = String(root, "model") ?? (targetModelPath is null ? null : Path.Combine(targetModelPath, ModelBuilder.ModelFolderBuilder.DraftFolderName));
                 if (draft is null)
                 {
-                    return new SpeculativeConfig(method, k, null, 0, 0, minAdaptiveK);
+                    return new SpeculativeConfig(method, k, null, 0, 0, minAdaptiveK, disableByBatchSize);
                 }
                 if (!File.Exists(Path.Combine(draft, "genai_config.json")))
                 {
                     throw Invalid($"the draft model folder '{draft}' has no genai_config.json");
                 }
-                return new SpeculativeConfig(method, k, draft, 0, 0, minAdaptiveK);
+                return new SpeculativeConfig(method, k, draft, 0, 0, minAdaptiveK, disableByBatchSize);
             case NgramMethod:
                 var max = Int(root, "prompt_lookup_max") ?? 3;
                 var min = Int(root, "prompt_lookup_min") ?? 1;
@@ -67,7 +74,7 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
                 {
                     throw Invalid($"\"prompt_lookup_min\" ({min}) must be at least 1 and at most \"prompt_lookup_max\" ({max})");
                 }
-                return new SpeculativeConfig(method, k, null, max, min, minAdaptiveK);
+                return new SpeculativeConfig(method, k, null, max, min, minAdaptiveK, disableByBatchSize);
             default:
                 throw Invalid($"\"method\" must be draft_model or ngram; got \"{method}\"");
         }

@@ -1,11 +1,5 @@
 namespace Worker.Engine;
 
-/// <summary>
-/// What one step produced for a sequence: the emitted tokens, and for a speculative round how many guesses were
-/// proposed and accepted and how long drafting and verification took.
-/// </summary>
-internal sealed record SpeculativeRound(int[] Tokens, int Proposed, int Accepted, double DraftSeconds, double VerifySeconds);
-
 /// <summary>A sequence's speculation so far: rounds, proposed and accepted guesses, acceptances by position.</summary>
 public sealed class SpeculationTally
 {
