@@ -119,7 +119,8 @@ public class PrefixHitAccountingTests
         var hitsBefore = harness.Engine.Snapshot.PrefixHits;
 
         var followUps = Enumerable.Range(0, 4).Select(i => shared.Concat(harness.Encode($" Then came question {i}.")).ToArray()).ToArray();
-        await Task.WhenAll(followUps.Select(p => harness.Submit(p, maxTokens: 8).CompletionAsync()));
+        // Long enough that none ends (and leaves a longer kept prefix) before the last is admitted.
+        await Task.WhenAll(followUps.Select(p => harness.Submit(p, maxTokens: 40).CompletionAsync()));
 
         Assert.Equal(4 * (shared.Length / 16 * 16), harness.Engine.Snapshot.PrefixHits - hitsBefore);
     }
