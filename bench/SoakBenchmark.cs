@@ -61,7 +61,7 @@ internal static class SoakBenchmark
         var settled = rss.Where(s => s.Seconds >= warmUp.TotalSeconds).ToArray();
         var growth = settled.Length > 1 ? (double)(settled[^1].Bytes - settled[0].Bytes) / settled[0].Bytes : 0;
         var leaks = idle.GetProperty("usedBlocks").GetInt32() + idle.GetProperty("activeRequests").GetInt32()
-            + idle.GetProperty("liveGenerators").GetInt32() - idle.GetProperty("prefixPoolEntries").GetInt32();
+            + idle.GetProperty("slotsInUse").GetInt32() - idle.GetProperty("prefixPoolEntries").GetInt32();
         return growth <= 0.05 && leaks == 0 && counted == tally.Admitted && tally.ServerErrors == 0 && unhandled == 0 ? 0 : 1;
     }
 
@@ -266,7 +266,7 @@ internal static class SoakBenchmark
                 $"({100.0 * (settled[^1].Bytes - settled[0].Bytes) / settled[0].Bytes:+0.0;-0.0} %), slope {slope * 60 / 1048576:+0.00;-0.00} MB/min, max {Mb(rss.Max(s => s.Bytes)):F0} MB");
         }
         Console.WriteLine($"idle engine: {idle.GetProperty("usedBlocks")} blocks in use, {idle.GetProperty("activeRequests")} active requests, " +
-            $"{idle.GetProperty("liveGenerators")} live generators for {idle.GetProperty("prefixPoolEntries")} cached prefixes");
+            $"{idle.GetProperty("slotsInUse")} KV slots in use for {idle.GetProperty("prefixPoolEntries")} cached prefixes");
         Console.WriteLine($"counter balance: {tally.Admitted} sequences admitted, vllm:request_success_total counted {counted} ({(counted == tally.Admitted ? "exact" : $"off by {counted - tally.Admitted}")}); " +
             $"vellum_worker_unhandled_errors_total {unhandled}");
     }
