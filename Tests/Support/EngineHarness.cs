@@ -32,10 +32,7 @@ public sealed class EngineHarness : IDisposable
         };
         _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
         var config = speculativeConfig is null ? null : SpeculativeConfig.Parse(speculativeConfig, TinyModel.Directory);
-        if (config?.DraftModel is { } draftPath)
-        {
-            _draft = LoadedModel.Load(draftPath, "cpu", _model.MaxModelLength);
-        }
+        _draft = EngineFactory.LoadDraft(config, _model, "cpu");
         var policy = new ServiceDefaults.Metrics.MetricsPolicy();
         Engine = EngineFactory.Create(_model, _draft, config, settings, 64L << 20, policy, statsSinks ?? [], NullLogger<LlmEngine>.Instance);
     }

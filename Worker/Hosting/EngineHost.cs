@@ -136,7 +136,7 @@ public sealed partial class EngineHost(
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, _modelPath!);
         var model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
-        var draft = LoadDraft(speculativeConfig, model, settings);
+        var draft = EngineFactory.LoadDraft(speculativeConfig, model, settings.Device);
         var policy = metricsPolicy ?? new MetricsPolicy();
         if (speculativeConfig is not null)
         {
@@ -152,17 +152,6 @@ public sealed partial class EngineHost(
         _instance = new EngineInstance(engine, model, draft, () => ReleaseModels(model, draft));
         Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
-    }
-
-    /// <summary>A draft model for --speculative-config's draft_model method, loaded beside the target and checked against it.</summary>
-    private static LoadedModel? LoadDraft(SpeculativeConfig? config, LoadedModel target, ServeOptions settings)
-    {
-        if (config?.DraftModel is not { } path)
-        {
-            return null;
-        }
-        SpeculativeConfig.CheckDraftMatches(target.Folder, ModelFolder.Read(path), target.MaxModelLength);
-        return LoadedModel.Load(path, settings.Device, target.MaxModelLength, settings.IntraOpThreads);
     }
 
     /// <summary>Nobody holds the models any more: dispose them and hand the memory back.</summary>
