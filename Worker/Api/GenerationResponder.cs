@@ -108,7 +108,7 @@ internal static partial class GenerationResponder
                 body["metrics"] = metrics.ToBody();
             }
         }
-        await http.Response.WriteAsJsonAsync(body, ServerSentEvents.Json, http.RequestAborted);
+        await http.Response.WriteAsJsonAsync(body, ResponseJson.Options, http.RequestAborted);
     }
 
     private static async Task StreamAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,

@@ -5,11 +5,9 @@ namespace Worker.Api;
 /// <summary>Writes OpenAI's server-sent events: "data: {json}" per event, "data: [DONE]" at the end.</summary>
 internal static class ServerSentEvents
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
-
     public static async Task WriteAsync(HttpResponse response, object payload, CancellationToken cancellationToken)
     {
-        await response.WriteAsync("data: " + JsonSerializer.Serialize(payload, Json) + "\n\n", cancellationToken);
+        await response.WriteAsync("data: " + JsonSerializer.Serialize(payload, ResponseJson.Options) + "\n\n", cancellationToken);
         await response.Body.FlushAsync(cancellationToken);
     }
 
