@@ -279,8 +279,7 @@ public sealed partial class LlmEngine : IDisposable
             {
                 continue; // ended with its request earlier in this loop (a sibling's failure)
             }
-            sequence.ComputedTokens += rows[i].Tokens.Length;
-            _stats.ForwardPass(rows[i].Tokens.Length, sequence.ComputedTokens);
+            _stats.ForwardPass(rows[i].Tokens.Length, _runner.Cache.Length(sequence.Slot));
             if (!row.Samples)
             {
                 continue; // a prefill chunk that does not finish the prompt: nothing to sample yet
@@ -304,9 +303,8 @@ public sealed partial class LlmEngine : IDisposable
                 sequence.SpeculativeK = _options.Speculation!.NextK(sequence.SpeculativeK, guesses[i].Length, accepted);
             }
             // The cache keeps the fed tokens and the accepted guesses; the last emitted token is fed next step.
-            var committed = sequence.ComputedTokens - guesses[i].Length + accepted;
+            var committed = _runner.Cache.Length(sequence.Slot) - guesses[i].Length + accepted;
             _runner.Cache.Truncate(sequence.Slot, committed);
-            sequence.ComputedTokens = committed;
             _options.Speculation?.Proposer.Commit(sequence, committed);
             Advance(sequence, emitted, stepDone);
         }
@@ -330,7 +328,7 @@ public sealed partial class LlmEngine : IDisposable
         var proposals = speculation.Proposer.Propose(speculating.Select(i => plan.Rows[i].Sequence).ToArray(), speculating.Select(i => plan.Rows[i].Guesses).ToArray());
         for (var r = 0; r < speculating.Length; r++)
         {
-            guesses[speculating[r]] = proposals[r].Length > plan.Rows[speculating[r]].Guesses ? proposals[r][..plan.Rows[speculating[r]].Guesses] : proposals[r];
+            guesses[speculating[r]] = proposals[r]; // at most the row's guesses, as the proposer promises
         }
         return guesses;
     }
@@ -498,7 +496,7 @@ public sealed partial class LlmEngine : IDisposable
         var blocks = _scheduler.Blocks;
         return new EngineSnapshot(
             _scheduler.Running.Count, _scheduler.WaitingCount, _active.Count,
-            _scheduler.Running.Count + _scheduler.Prefixes.Count, _steps,
+            _scheduler.SlotsInUse, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
             new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected));

@@ -15,6 +15,9 @@ internal sealed class PrefixPool(KvBlockPool blocks, KvArena arena, int firstSlo
 
     public int Count => _lru.Count;
 
+    /// <summary>Prefix slots taken, from the free list: an entry that lost its slot, or a slot never returned, shows here.</summary>
+    public int SlotsInUse => slots - _freeSlots.Count;
+
     /// <summary>Keeps the first <paramref name="tokens"/>.Length tokens of <paramref name="fromSlot"/>, if there is room for them.</summary>
     public void Add(int fromSlot, int[] tokens)
     {

@@ -17,6 +17,7 @@ internal sealed class Scheduler
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _running = [];
     private readonly SortedSet<int> _freeSlots;
+    private readonly int _runningSlots;
     private readonly KvCacheConfig _cacheConfig;
     private readonly KvArena _arena;
     private readonly SchedulerLimits _limits;
@@ -32,7 +33,8 @@ internal sealed class Scheduler
         _arena = arena;
         _maxModelLength = maxModelLength;
         _speculation = speculation;
-        _freeSlots = new SortedSet<int>(Enumerable.Range(0, Math.Min(limits.MaxNumSeqs, cacheConfig.RunningSlots)));
+        _runningSlots = Math.Min(limits.MaxNumSeqs, cacheConfig.RunningSlots);
+        _freeSlots = new SortedSet<int>(Enumerable.Range(0, _runningSlots));
         Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize, sampler);
         Prefixes = new PrefixPool(Blocks, arena, cacheConfig.RunningSlots, cacheConfig.PrefixSlots);
     }
@@ -47,6 +49,10 @@ internal sealed class Scheduler
 
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
 
+    /// <summary>KV slots taken, running and kept, counted from the free lists (not from who should hold them).</summary>
+    public int SlotsInUse => _runningSlots - _freeSlots.Count + Prefixes.SlotsInUse;
+
+    /// <summary>Totals of every step's counts taken so far.</summary>
     public long PrefixQueries { get; private set; }
 
     public long PrefixHits { get; private set; }
@@ -58,6 +64,9 @@ internal sealed class Scheduler
     {
         var counts = _stepCounts;
         _stepCounts = new SchedulerStepCounts();
+        PrefixQueries += counts.PrefixQueries;
+        PrefixHits += counts.PrefixHits;
+        Preemptions += counts.Preemptions;
         return counts;
     }
 
@@ -85,7 +94,7 @@ internal sealed class Scheduler
                 continue; // a prompt that must be prefilled whole and does not fit this step's budget
             }
             var scheduled = true;
-            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(sequence.ComputedTokens + feed + guesses)))
+            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(Computed(sequence) + feed + guesses)))
             {
                 if (Prefixes.EvictLeastRecentlyUsed())
                 {
@@ -130,7 +139,7 @@ internal sealed class Scheduler
         }
         Blocks.Free(sequence.Allocation, cached: false);
         // A sequence that stopped inside a run of accepted guesses holds more than it kept: only kept tokens count.
-        var kept = Math.Min(sequence.ComputedTokens, sequence.Tokens.Count) / _cacheConfig.BlockSize * _cacheConfig.BlockSize;
+        var kept = Math.Min(Computed(sequence), sequence.Tokens.Count) / _cacheConfig.BlockSize * _cacheConfig.BlockSize;
         if (_cacheConfig.PrefixCaching && keepCache && kept > 0)
         {
             Prefixes.Add(sequence.Slot, sequence.TokensFrom(0, kept));
@@ -157,7 +166,7 @@ internal sealed class Scheduler
     /// </summary>
     private (int Feed, int Guesses) Portion(Sequence sequence, int budget)
     {
-        var pending = sequence.PendingTokens;
+        var pending = sequence.Tokens.Count - Computed(sequence);
         return pending > 1 ? (Chunk(pending, budget), 0) : (1, Guesses(sequence, budget - 1));
     }
 
@@ -189,8 +198,9 @@ internal sealed class Scheduler
 
     private void Plan(StepPlan plan, Sequence sequence, int feed, int guesses)
     {
-        var tokens = sequence.TokensFrom(sequence.ComputedTokens, feed);
-        var samples = sequence.ComputedTokens + feed == sequence.Tokens.Count;
+        var computed = Computed(sequence);
+        var tokens = sequence.TokensFrom(computed, feed);
+        var samples = computed + feed == sequence.Tokens.Count;
         plan.Rows.Add(new ScheduledSequence(sequence, tokens, guesses, samples));
     }
 
@@ -220,7 +230,6 @@ internal sealed class Scheduler
         {
             Prefixes.CopyInto(match!.Value.Entry, sequence.Slot, hit);
         }
-        sequence.ComputedTokens = hit;
         Blocks.TryGrow(sequence.Allocation, HeldTokens(hit + feed));
 
         if (sequence.Timeline.FirstScheduled == 0)
@@ -230,8 +239,6 @@ internal sealed class Scheduler
             if (_cacheConfig.PrefixCaching)
             {
                 // vLLM counts new requests only; a preempted request's re-lookup is not a query.
-                PrefixQueries += sequence.Request.PromptTokens.Length;
-                PrefixHits += hit;
                 _stepCounts.PrefixQueries += sequence.Request.PromptTokens.Length;
                 _stepCounts.PrefixHits += hit;
             }
@@ -247,7 +254,6 @@ internal sealed class Scheduler
         Blocks.Free(sequence.Allocation, cached: false);
         ReleaseSlot(sequence);
         sequence.Timeline.Preemptions.Add(now);
-        Preemptions++;
         _stepCounts.Preemptions++;
         _waiting.AddFirst(sequence);
     }
@@ -258,8 +264,10 @@ internal sealed class Scheduler
         _arena.Free(sequence.Slot);
         _freeSlots.Add(sequence.Slot);
         sequence.Slot = -1;
-        sequence.ComputedTokens = 0;
     }
+
+    /// <summary>Tokens of the sequence its slot holds (the arena keeps the count): what the next step need not feed again.</summary>
+    private int Computed(Sequence sequence) => sequence.Slot < 0 ? 0 : _arena.Length(sequence.Slot);
 
     /// <summary>On committed (device) memory a sequence holds its whole slot; on host memory, what it has written.</summary>
     private int HeldTokens(int tokens) => _cacheConfig.SlotsCommitted ? _maxModelLength : tokens;

@@ -43,12 +43,6 @@ public sealed class Sequence
     /// <summary>The runner's KV slot while the sequence runs; -1 while it waits.</summary>
     internal int Slot { get; set; } = -1;
 
-    /// <summary>How many of <see cref="Tokens"/> the slot holds: what the next step need not feed again.</summary>
-    internal int ComputedTokens { get; set; }
-
-    /// <summary>Tokens of <see cref="Tokens"/> whose KV is not computed yet: the whole prompt at first, then the last sampled token.</summary>
-    internal int PendingTokens => _tokens.Count - ComputedTokens;
-
     internal KvAllocation Allocation { get; set; } = new();
 
     /// <summary>
