@@ -112,7 +112,7 @@ internal sealed class KvArena : IDisposable
     }
 
     /// <summary>Writes what <see cref="Export"/> gave at positions from <paramref name="start"/>; the slot then holds up to their end.</summary>
-    public void Import(int slot, int start, ReadOnlySpan<byte> data)
+    public void Import(int slot, int start, ReadOnlyMemory<byte> data)
     {
         if (data.Length % TokenBytes != 0 || start > _lengths[slot])
         {
@@ -124,18 +124,11 @@ internal sealed class KvArena : IDisposable
             throw new ArgumentException($"KV data up to position {end} passes the slot's capacity ({Capacity})");
         }
         var offset = 0;
-        var rows = (end - start) * (long)HeadSize * ElementBytes;
-        for (var layer = 0; layer < Layers; layer++)
+        ForEachHeadRange(slot, start, end, (destination, bytes, _, _, _) =>
         {
-            foreach (var isValue in (bool[])[false, true])
-            {
-                for (var head = 0; head < KvHeads; head++)
-                {
-                    _memory.CopyFromHost(data.Slice(offset, (int)rows), HeadRange(slot, layer, head, isValue, start));
-                    offset += (int)rows;
-                }
-            }
-        }
+            _memory.CopyFromHost(data.Span.Slice(offset, (int)bytes), destination);
+            offset += (int)bytes;
+        });
         _lengths[slot] = end;
     }
 
