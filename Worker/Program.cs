@@ -18,6 +18,7 @@ app.UseRequestIds();
 app.UseLastResortErrors();
 app.MapDefaultEndpoints();
 app.MapOpenAiApi();
+app.MapTokenizeApi();
 if (ServerDevMode.IsEnabled(app.Configuration))
 {
     app.MapSleepApi();

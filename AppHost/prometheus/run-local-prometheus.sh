@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run mode: Debian's prometheus as an Aspire executable. SCRAPE_GATEWAY and SCRAPE_WORKER<i> (host:port) come from
+# Run mode: Debian's prometheus as an Aspire executable. SCRAPE_GATEWAY, SCRAPE_WORKER<i> and SCRAPE_PREFILL<i> (host:port) come from
 # the AppHost; the config is written, checked with promtool, and Prometheus keeps exemplars.
 set -euo pipefail
 dir="$(mktemp -d)"
@@ -12,7 +12,7 @@ dir="$(mktemp -d)"
   echo "      - targets: ['${SCRAPE_GATEWAY}']"
   echo "  - job_name: worker"
   echo "    static_configs:"
-  echo "      - targets: [$(env | sed -n 's/^SCRAPE_WORKER[0-9]*=\(.*\)$/'"'"'\1'"'"'/p' | paste -sd, -)]"
+  echo "      - targets: [$(env | sed -En 's/^SCRAPE_(WORKER|PREFILL)[0-9]*=(.*)$/'"'"'\2'"'"'/p' | paste -sd, -)]"
 } >"$dir/prometheus.yml"
 promtool check config "$dir/prometheus.yml" >/dev/null
 exec prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \

@@ -14,6 +14,8 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _timeToFirstByte;
     private readonly UpDownCounter<long> _inFlight;
+    private readonly Counter<long> _prefillDecode;
+    private readonly Histogram<double> _prefillLeg;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -21,7 +23,22 @@ public sealed class GatewayMetrics
         _requests = meter.CreateCounter<long>(C.GatewayRequests.Name, description: C.GatewayRequests.Description);
         _timeToFirstByte = meter.CreateHistogram<double>(C.GatewayUpstreamTimeToFirstByte.Name, description: C.GatewayUpstreamTimeToFirstByte.Description);
         _inFlight = meter.CreateUpDownCounter<long>(C.GatewayRequestsInFlight.Name, description: C.GatewayRequestsInFlight.Description);
+        _prefillDecode = meter.CreateCounter<long>(C.GatewayPrefillDecodeRequests.Name, description: C.GatewayPrefillDecodeRequests.Description);
+        _prefillLeg = meter.CreateHistogram<double>(C.GatewayPrefillLegTime.Name, description: C.GatewayPrefillLegTime.Description);
     }
+
+    /// <summary>The P/D decisions exist at zero from start-up, so a rate shows 0 rather than nothing.</summary>
+    public void PrefillDecodeEnabled()
+    {
+        foreach (var decision in C.GatewayPrefillDecodeRequests.EnumeratedLabels["decision"])
+        {
+            _prefillDecode.Add(0, new KeyValuePair<string, object?>("decision", decision));
+        }
+    }
+
+    public void PrefillDecode(string decision) => _prefillDecode.Add(1, new KeyValuePair<string, object?>("decision", decision));
+
+    public void PrefillLeg(long startTimestamp) => _prefillLeg.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
 
     public void RequestStart(string route) => _inFlight.Add(1, new KeyValuePair<string, object?>("route", route));
 

@@ -1,3 +1,5 @@
+using Gateway.PrefillDecode;
+
 namespace Gateway.Proxy;
 
 public static class WorkerProxyExtensions
@@ -9,10 +11,24 @@ public static class WorkerProxyExtensions
     public static WebApplicationBuilder AddWorkerProxy(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.Configure<PrefillDecodeOptions>(builder.Configuration.GetSection(PrefillDecodeOptions.Section));
+        builder.Services.AddSingleton<PrefillDecodeLegs>();
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddServiceDiscoveryDestinationResolver();
         return builder;
+    }
+
+    /// <summary>P/D: after load balancing has picked the decode worker, a long prompt is prefilled on a prefill worker first.</summary>
+    private static void UsePrefillDecode(this IReverseProxyApplicationBuilder proxy)
+    {
+        var legs = proxy.ApplicationServices.GetRequiredService<PrefillDecodeLegs>();
+        var prefillCluster = proxy.ApplicationServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<PrefillDecodeOptions>>().Value.PrefillCluster;
+        if (proxy.ApplicationServices.GetRequiredService<IConfiguration>().GetSection($"ReverseProxy:Clusters:{prefillCluster}:Destinations").GetChildren().Any())
+        {
+            proxy.ApplicationServices.GetRequiredService<GatewayMetrics>().PrefillDecodeEnabled();
+        }
+        proxy.Use(legs.InvokeAsync);
     }
 
     public static WebApplication MapWorkerProxy(this WebApplication app)
@@ -23,6 +39,7 @@ public static class WorkerProxyExtensions
             proxy.UseOpenAiProxyErrors();
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
+            proxy.UsePrefillDecode();
             proxy.UsePassiveHealthChecks();
         });
         return app;

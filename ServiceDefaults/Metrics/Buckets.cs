@@ -34,6 +34,16 @@ public abstract record Buckets
     /// <summary>One speculative round on CPU or GPU: from a fraction of a millisecond to a second.</summary>
     public static readonly Buckets SpeculationRound = Fixed(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0);
 
+    /// <summary>NIXL transfer duration: vLLM's shared latency list without its first entry.</summary>
+    public static readonly Buckets NixlTransferTime = Fixed(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 5.0);
+
+    public static readonly Buckets NixlPostTime = Fixed(0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 5.0);
+
+    /// <summary>Bytes per transfer: 2^11 to 2^33 in steps of ×4 (vLLM's [2 ** (10 + i) for i in range(1, 25, 2)]).</summary>
+    public static readonly Buckets NixlBytes = Fixed(Enumerable.Range(0, 12).Select(i => Math.Pow(2, 11 + 2 * i)).ToArray());
+
+    public static readonly Buckets NixlDescriptors = Fixed(10, 20, 30, 50, 75, 100, 200, 400, 1000, 2000, 4000, 10000, 20000, 50000);
+
     private sealed record FixedBuckets(double[] Values) : Buckets
     {
         public override double[] Bounds(int maxModelLength) => Values;

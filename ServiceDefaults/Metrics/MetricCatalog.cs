@@ -30,7 +30,7 @@ public static class MetricCatalog
         "Requests queued and not running (waiting for capacity plus deferred).", Common, MetricGroup.General);
 
     public static readonly MetricFamily NumRequestsWaitingByReason = new("vllm:num_requests_waiting_by_reason", MetricKind.Gauge,
-        "Waiting requests by why they wait: capacity (no room yet) or deferred (held back by a transient constraint).",
+        "Waiting requests by why they wait: capacity (no room yet) or deferred (reading their prompt's KV from a prefill worker).",
         With("reason"), MetricGroup.General, LabelValues: Values("reason", "capacity", "deferred"));
 
     public static readonly MetricFamily EngineSleepState = new("vllm:engine_sleep_state", MetricKind.Gauge,
@@ -51,10 +51,10 @@ public static class MetricCatalog
         "Looked-up prompt tokens found in the prefix cache.", Common, MetricGroup.General);
 
     public static readonly MetricFamily ExternalPrefixCacheQueries = new("vllm:external_prefix_cache_queries", MetricKind.Counter,
-        "Prompt tokens looked up in an external KV cache (none is configured here: stays at zero).", Common, MetricGroup.General);
+        "Prompt tokens of new requests looked up through the KV connector (--kv-transfer-config): every prompt token of each.", Common, MetricGroup.General);
 
     public static readonly MetricFamily ExternalPrefixCacheHits = new("vllm:external_prefix_cache_hits", MetricKind.Counter,
-        "Prompt tokens found in an external KV cache (none is configured here: stays at zero).", Common, MetricGroup.General);
+        "Prompt tokens whose KV was read from a prefill worker instead of computed.", Common, MetricGroup.General);
 
     public static readonly MetricFamily MmCacheQueries = new("vllm:mm_cache_queries", MetricKind.Counter,
         "Multi-modal items looked up in the multi-modal cache (text-only models: stays at zero).", Common, MetricGroup.General);
@@ -199,6 +199,34 @@ public static class MetricCatalog
         "Guesses proposed per round: num_speculative_tokens, or less near max_tokens, when lookup finds fewer, or as adaptive K (min_adaptive_k) moves it.",
         Common, MetricGroup.SpecDecode, MetricCondition.SpeculativeDecoding, Buckets.SpeculativeTokens);
 
+    // --- NIXL KV connector group (--kv-transfer-config): one observation per completed read, on the decode side ---
+    public static readonly MetricFamily NixlTransferTime = new("vllm:nixl_xfer_time_seconds", MetricKind.Histogram,
+        "Duration of each completed KV read: from posting the read to its last byte in the decode worker's KV cache.",
+        Common, MetricGroup.Nixl, MetricCondition.KvConnector, Buckets.NixlTransferTime);
+
+    public static readonly MetricFamily NixlPostTime = new("vllm:nixl_post_time_seconds", MetricKind.Histogram,
+        "Time to post each KV read: from sending the read until the prefill worker has accepted it and starts streaming.",
+        Common, MetricGroup.Nixl, MetricCondition.KvConnector, Buckets.NixlPostTime);
+
+    public static readonly MetricFamily NixlBytesTransferred = new("vllm:nixl_bytes_transferred", MetricKind.Histogram,
+        "Bytes of each completed KV read: blocks read × bytes per block.", Common, MetricGroup.Nixl, MetricCondition.KvConnector, Buckets.NixlBytes);
+
+    public static readonly MetricFamily NixlNumDescriptors = new("vllm:nixl_num_descriptors", MetricKind.Histogram,
+        "Descriptors of each completed KV read: contiguous memory regions read, one per block, layer, key or value, and KV head.",
+        Common, MetricGroup.Nixl, MetricCondition.KvConnector, Buckets.NixlDescriptors);
+
+    public static readonly MetricFamily NixlNumFailedTransfers = new("vllm:nixl_num_failed_transfers", MetricKind.Counter,
+        "KV reads that failed (handshake refused, blocks expired or unknown, connection lost); each request fell back to computing its prompt.",
+        Common, MetricGroup.Nixl, MetricCondition.KvConnector);
+
+    public static readonly MetricFamily NixlNumFailedNotifications = new("vllm:nixl_num_failed_notifications", MetricKind.Counter,
+        "Notifications to the prefill worker that its held KV may be freed that could not be delivered.",
+        Common, MetricGroup.Nixl, MetricCondition.KvConnector);
+
+    public static readonly MetricFamily NixlNumKvExpiredReqs = new("vllm:nixl_num_kv_expired_reqs", MetricKind.Counter,
+        "Requests whose held KV nobody read before the abort timeout (counted on the prefill worker, which then freed it).",
+        Common, MetricGroup.Nixl, MetricCondition.KvConnector);
+
     // --- vLLM's retired names, kept as hidden aliases for the dashboards and routers that still query them:
     // deprecated in 0.1, hidden from 0.2 unless --show-hidden-metrics-for-version=0.1, removed in 0.3. ---
     private static readonly Version AliasesDeprecatedIn = new(0, 1);
@@ -236,6 +264,14 @@ public static class MetricCatalog
     public static readonly MetricFamily GatewayRequestsInFlight = new("vellum_gateway_requests_in_flight", MetricKind.Gauge,
         "Requests the gateway is forwarding now.", ["route"], MetricGroup.Gateway);
 
+    public static readonly MetricFamily GatewayPrefillDecodeRequests = new("vellum_gateway_prefill_decode_requests", MetricKind.Counter,
+        "Generation requests in P/D mode by what the gateway did: split (prefill leg, then decode leg with its KV), short_prompt (too few uncached prompt tokens to gain: decode worker alone), prefill_failed (the prefill leg failed: decode worker alone), prefill_refused (the prefill worker refused the request with a 4xx, passed to the client).",
+        ["decision"], MetricGroup.Gateway, LabelValues: Values("decision", "split", "short_prompt", "prefill_failed", "prefill_refused"));
+
+    public static readonly MetricFamily GatewayPrefillLegTime = new("vellum_gateway_prefill_leg_seconds", MetricKind.Histogram,
+        "Duration of each P/D prefill leg: the prefill worker computing the prompt and answering with its kv_transfer_params.",
+        [], MetricGroup.Gateway, Buckets: Buckets.TimeToFirstToken);
+
     public static IReadOnlyList<MetricFamily> Families { get; } =
     [
         NumRequestsRunning, NumRequestsWaiting, NumRequestsWaitingByReason, EngineSleepState, KvCacheUsage, CorruptedRequests,
@@ -248,9 +284,10 @@ public static class MetricCatalog
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
         SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,
         SpecDecodeDraftTime, SpecDecodeVerifyTime, SpecDecodeRoundK,
+        NixlTransferTime, NixlPostTime, NixlBytesTransferred, NixlNumDescriptors, NixlNumFailedTransfers, NixlNumFailedNotifications, NixlNumKvExpiredReqs,
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         WorkerUnhandledErrors,
-        GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight,
+        GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight, GatewayPrefillDecodeRequests, GatewayPrefillLegTime,
     ];
 
     private static readonly Dictionary<string, MetricFamily> ByName = Families.ToDictionary(f => f.Name, StringComparer.Ordinal);

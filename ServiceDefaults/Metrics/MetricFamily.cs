@@ -13,6 +13,8 @@ public enum MetricGroup
     General,
     Mfu,
     SpecDecode,
+    /// <summary>vLLM's NIXL KV connector group: moving KV caches between prefill and decode workers.</summary>
+    Nixl,
     /// <summary>The worker's HTTP API itself, apart from the engine: kept with --disable-log-stats.</summary>
     WorkerApi,
     Gateway,
@@ -28,6 +30,8 @@ public enum MetricCondition
     NansInLogits,
     /// <summary>A --speculative-config.</summary>
     SpeculativeDecoding,
+    /// <summary>A --kv-transfer-config (vLLM registers the NIXL families only with its NixlConnector).</summary>
+    KvConnector,
 }
 
 /// <summary>A deprecated family: since which version, and what replaces it.</summary>

@@ -8,8 +8,8 @@ namespace Tests.Integration;
 
 /// <summary>
 /// The whole system as `dotnet run --project AppHost` starts it (gateway + two workers on the embedded
-/// default model, here with exemplars on), started once for every integration test: each start costs about
-/// 15 s on 2 cores.
+/// default model, here with exemplars on), in its P/D topology (--PrefillWorkerCount 1: the two workers decode, a
+/// third prefills long prompts), started once for every integration test: each start costs about 15 s on 2 cores.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
@@ -27,7 +27,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         // The embedded model is built into a fresh cache so the run proves the first-start path.
         var cache = TestFolders.New("cache");
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            ["--Worker:DownloadDir", cache, "--Metrics:EnableExemplars", "true", "--LocalPrometheus", "false"], timeout.Token);
+            ["--Worker:DownloadDir", cache, "--Metrics:EnableExemplars", "true", "--LocalPrometheus", "false", "--PrefillWorkerCount", "1"], timeout.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);

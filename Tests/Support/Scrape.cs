@@ -10,6 +10,15 @@ public static class Scrape
         return PrometheusText.Parse(text);
     }
 
+    /// <summary>/metrics in OpenMetrics, the format that carries exemplars.</summary>
+    public static async Task<Dictionary<string, Family>> OpenMetricsAsync(this HttpClient client)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text");
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+        return PrometheusText.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
     /// <summary>
     /// Scrapes until the families satisfy the condition, for measurements taken when a request's pipeline ends (the
     /// gateway's counts, ASP.NET Core's durations), a moment after the client has the last byte; the last scrape is

@@ -13,22 +13,7 @@ internal static class ChatRequestReader
     {
         SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions", "logit_bias");
         var shared = SamplingReader.Read(fields, promptCount: 1, context.Model.Folder.VocabSize, context.Limits);
-        var messages = ReadMessages(fields.Require("messages"));
-        string rendered;
-        try
-        {
-            rendered = context.Model.ApplyChatTemplate(messages.ToJsonString());
-        }
-        catch (Exception e) when (e is not ApiException)
-        {
-            throw ApiException.BadRequest($"The messages could not be rendered with the model's chat template: {e.Message}", "messages");
-        }
-
-        var prompt = context.Model.Encode(rendered);
-        if (prompt.Length == 0)
-        {
-            throw ApiException.BadRequest("The rendered conversation is empty.", "messages");
-        }
+        var prompt = Prompt(fields, context.Model);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
         // max_completion_tokens replaces max_tokens in OpenAI's chat API; both are accepted.
@@ -37,6 +22,23 @@ internal static class ChatRequestReader
             : (fields.Integer("max_tokens", 1, int.MaxValue), "max_tokens");
         var sampling = SamplingReader.ForPrompt(shared, prompt.Length, "messages", context.Model.MaxModelLength, maxTokens, defaultMaxTokens: null);
         return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, [prompt], [sampling], stream, includeUsage, includeMetrics);
+    }
+
+    /// <summary>The request's messages rendered with the model's chat template and tokenized: the prompt the engine runs.</summary>
+    public static int[] Prompt(JsonFields fields, LoadedModel model)
+    {
+        var messages = ReadMessages(fields.Require("messages"));
+        string rendered;
+        try
+        {
+            rendered = model.ApplyChatTemplate(messages.ToJsonString());
+        }
+        catch (Exception e) when (e is not ApiException)
+        {
+            throw ApiException.BadRequest($"The messages could not be rendered with the model's chat template: {e.Message}", "messages");
+        }
+        var prompt = model.Encode(rendered);
+        return prompt.Length > 0 ? prompt : throw ApiException.BadRequest("The rendered conversation is empty.", "messages");
     }
 
     /// <summary>Checks each message and reduces content parts to plain text, the form chat templates expect.</summary>

@@ -30,7 +30,7 @@ internal static class CompletionRequestReader
             ? prompt.GetArrayLength()
             : 1;
 
-    private static int[][] ReadPrompts(JsonElement prompt, LoadedModel model)
+    public static int[][] ReadPrompts(JsonElement prompt, LoadedModel model)
     {
         int[][] prompts = prompt.ValueKind switch
         {

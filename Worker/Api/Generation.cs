@@ -28,6 +28,7 @@ internal sealed class Generation : IDisposable
                 prompt, request.Sampling[i], request.Arrival, _outputs.Writer, firstChoice: i * request.N)
             {
                 Trace = System.Diagnostics.Activity.Current,
+                KvTransfer = request.KvTransfer,
             })
             .ToArray();
         ChoiceCount = request.ChoiceCount;

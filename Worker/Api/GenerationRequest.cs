@@ -2,7 +2,7 @@ using Worker.Engine;
 
 namespace Worker.Api;
 
-/// <summary>A validated completion or chat request: tokenized prompts and how to sample each.</summary>
+/// <summary>A validated completion or chat request: tokenized prompts, how to sample each, and its kv_transfer_params (P/D).</summary>
 internal sealed record GenerationRequest(
     string RequestId,
     string Model,
@@ -11,7 +11,8 @@ internal sealed record GenerationRequest(
     IReadOnlyList<SamplingParams> Sampling,
     bool Stream,
     bool IncludeUsage,
-    bool IncludeMetrics)
+    bool IncludeMetrics,
+    KvTransfer.KvTransferParams? KvTransfer = null)
 {
     /// <summary>Choices per prompt; choice index = prompt index × n + sample index, as OpenAI numbers them.</summary>
     public int N => Sampling[0].N;

@@ -96,6 +96,11 @@ internal static partial class GenerationResponder
         }
 
         var body = format.Complete(header, results!, new Usage(request.Prompts.Sum(p => p.Length), completionTokens));
+        if (generation.Finished.Select(f => f.HeldKv).FirstOrDefault(held => held is not null) is { } heldKv)
+        {
+            // A prefill leg: where the decode worker reads the prompt's KV (vLLM's response field).
+            body["kv_transfer_params"] = heldKv;
+        }
         if (serverTiming || request.IncludeMetrics)
         {
             var metrics = PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished);

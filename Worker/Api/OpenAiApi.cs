@@ -68,6 +68,7 @@ public static class OpenAiApi
             }
             var settings = options.Value;
             var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, instance.Model, settings.EnablePerRequestMetrics, RequestLimits.From(settings)));
+            request = request with { KvTransfer = KvTransferParamsReader.Read(fields, request.Prompts.Count) };
             await GenerationResponder.RespondAsync(http, instance, request, format,
                 settings.RequestTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null, settings.EnablePerRequestMetrics, logger);
         }

@@ -10,7 +10,7 @@ namespace Worker.Api;
 /// tokens per second = output tokens ÷ (last token − arrival).
 /// </summary>
 internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond,
-    object? SpeculativeDecoding)
+    object? SpeculativeDecoding, object? KvTransfer = null, double KvTransferMs = 0)
 {
     public static PerRequestMetrics From(RequestArrival arrival, IReadOnlyList<FinishedSequence> sequences)
     {
@@ -26,8 +26,19 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
             GenerationMs: SequenceTimeline.Seconds(firstToken, lastToken) * 1000,
             MeanItlMs: decodeIntervals == 0 ? 0 : decodeSeconds / decodeIntervals * 1000,
             TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd,
-            SpeculativeDecoding: Speculation(sequences));
+            SpeculativeDecoding: Speculation(sequences),
+            KvTransfer: Transfer(sequences),
+            KvTransferMs: sequences.Sum(s => s.KvTransfer?.Seconds ?? 0) * 1000);
     }
+
+    /// <summary>The prompt KV read from a prefill worker (P/D): tokens, bytes and the read's duration.</summary>
+    private static object? Transfer(IReadOnlyList<FinishedSequence> sequences) =>
+        sequences.All(s => s.KvTransfer is null) ? null : new
+        {
+            external_prompt_tokens = sequences.Sum(s => s.ExternalPromptTokens),
+            bytes = sequences.Sum(s => s.KvTransfer?.Bytes ?? 0),
+            transfer_ms = Math.Round(sequences.Sum(s => s.KvTransfer?.Seconds ?? 0) * 1000, 3),
+        };
 
     /// <summary>vLLM's per-request spec-decode statistics (PR #48915's shape), over the response's sequences.</summary>
     private static object? Speculation(IReadOnlyList<FinishedSequence> sequences)
@@ -66,10 +77,15 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
         {
             body["speculative_decoding"] = SpeculativeDecoding;
         }
+        if (KvTransfer is not null)
+        {
+            body["kv_transfer"] = KvTransfer;
+        }
         return body;
     }
 
     /// <summary>The W3C Server-Timing header: browsers' and proxies' tools show it without parsing the body.</summary>
     public string ToServerTiming() => string.Create(CultureInfo.InvariantCulture,
-        $"queue;dur={QueueMs:F3}, ttft;dur={TimeToFirstTokenMs:F3}, generation;dur={GenerationMs:F3}, itl;dur={MeanItlMs:F3}");
+        $"queue;dur={QueueMs:F3}, ttft;dur={TimeToFirstTokenMs:F3}, generation;dur={GenerationMs:F3}, itl;dur={MeanItlMs:F3}")
+        + (KvTransfer is null ? "" : string.Create(CultureInfo.InvariantCulture, $", kv_transfer;dur={KvTransferMs:F3}"));
 }

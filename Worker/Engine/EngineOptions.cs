@@ -5,6 +5,7 @@ namespace Worker.Engine;
 /// <param name="CheckLogitsForNaN">VLLM_COMPUTE_NANS_IN_LOGITS: note sequences whose logits contain NaN.</param>
 /// <param name="MaxNumQueuedRequests">Queued sequences (prompt × n) past which a request is refused; null: no limit.</param>
 /// <param name="MaxNumQueuedTokens">Queued prompt tokens (× n) past which a request is refused; null: no limit.</param>
+/// <param name="KvConnector">--kv-transfer-config: the connector that holds prefills for, or reads prompts' KV from, other workers.</param>
 public sealed record EngineOptions(
     SchedulerLimits Limits,
     KvCacheConfig Cache,
@@ -12,7 +13,8 @@ public sealed record EngineOptions(
     long? MaxNumQueuedTokens,
     double KvBlockSampleRate = 0,
     bool CheckLogitsForNaN = false,
-    SpeculativeDecoding? Speculation = null)
+    SpeculativeDecoding? Speculation = null,
+    KvTransfer.KvConnector? KvConnector = null)
 {
     /// <summary>
     /// The queue's default depth: every queued sequence will need at least one block, so more than the cache has

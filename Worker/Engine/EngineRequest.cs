@@ -30,6 +30,9 @@ public sealed class EngineRequest
     /// <summary>The API's span for the request: metrics recorded for it carry its trace as exemplars.</summary>
     public Activity? Trace { get; init; }
 
+    /// <summary>The request's kv_transfer_params (P/D): prefill it for a decode worker, or read its prompt's KV from a prefill worker.</summary>
+    public KvTransfer.KvTransferParams? KvTransfer { get; init; }
+
     /// <summary>Read these only after the sequence's finish has arrived on the output channel.</summary>
     public IReadOnlyList<Sequence> Sequences { get; }
 

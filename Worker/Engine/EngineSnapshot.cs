@@ -1,6 +1,9 @@
 namespace Worker.Engine;
 
 /// <summary>The engine's own counts after its latest step: what tests and operators check for leaks and load.</summary>
+/// <param name="Waiting">Queued sequences, <paramref name="Deferred"/> included.</param>
+/// <param name="Deferred">Sequences waiting while their prompt's KV is read from a prefill worker.</param>
+/// <param name="HeldForTransfer">Finished prefills whose KV is held for a decode worker to read.</param>
 public sealed record EngineSnapshot(
     int Running,
     int Waiting,
@@ -16,7 +19,9 @@ public sealed record EngineSnapshot(
     long PrefixHits,
     long Preemptions,
     IReadOnlyDictionary<string, long> Finished,
-    IReadOnlyDictionary<string, long> Rejected)
+    IReadOnlyDictionary<string, long> Rejected,
+    int Deferred = 0,
+    int HeldForTransfer = 0)
 {
     public double KvCacheUsage => TotalBlocks == 0 ? 0 : (double)UsedBlocks / TotalBlocks;
 }

@@ -23,7 +23,10 @@ public sealed record StepStats(
     IReadOnlyList<FinishedRequestStats> FinishedRequests,
     IReadOnlyList<ForwardPass> ForwardPasses,
     IReadOnlyList<KvBlockEvent> KvBlockEvents,
-    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds)
+    IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds,
+    long ExternalPrefixQueries = 0,
+    long ExternalPrefixHits = 0,
+    KvConnectorStats? KvConnector = null)
 {
     /// <summary>Output tokens that counted in this turn, all sequences together.</summary>
     public int GeneratedTokens => Generated.Sum(g => g.Count);
@@ -35,7 +38,9 @@ public readonly record struct GeneratedTokens(string RequestId, Activity? Trace,
 /// <summary>A sequence's first token: its prefill is complete.</summary>
 /// <param name="TimeToFirstToken">Arrival (before tokenization) to the first token.</param>
 /// <param name="Trace">The request's span, for exemplars that point at its trace.</param>
-public sealed record FirstTokenStats(string RequestId, Activity? Trace, double TimeToFirstToken, int PromptTokens, int CachedPromptTokens);
+/// <param name="CachedPromptTokens">Prompt tokens not computed here: prefix-cache hits plus <paramref name="ExternalPromptTokens"/>.</param>
+/// <param name="ExternalPromptTokens">Prompt tokens whose KV was read from a prefill worker.</param>
+public sealed record FirstTokenStats(string RequestId, Activity? Trace, double TimeToFirstToken, int PromptTokens, int CachedPromptTokens, int ExternalPromptTokens = 0);
 
 public sealed record TokenLatency(string RequestId, Activity? Trace, double Seconds);
 
@@ -59,6 +64,12 @@ public sealed record FinishedSequenceStats(
 
 /// <summary>One draft-then-verify round of one sequence: guesses proposed and accepted, and where the time went.</summary>
 public sealed record SpeculativeRoundStats(string RequestId, Activity? Trace, int Proposed, int Accepted, double DraftSeconds, double VerifySeconds);
+
+/// <summary>What the KV connector did in a step (vLLM's NIXL stats): reads completed on the decode side, failures, expired holds on the prefill side.</summary>
+public sealed record KvConnectorStats(IReadOnlyList<KvTransferRead> Reads, int FailedTransfers, int FailedNotifications, int ExpiredRequests);
+
+/// <summary>One completed read of a request's prompt KV: bytes, descriptors (contiguous regions), time to post it and its whole duration.</summary>
+public sealed record KvTransferRead(string RequestId, Activity? Trace, long Bytes, int Descriptors, double PostSeconds, double TransferSeconds);
 
 /// <summary>A request whose n sequences have all finished.</summary>
 public sealed record FinishedRequestStats(string RequestId, Activity? Trace, int N, int MaxGenerationTokens);

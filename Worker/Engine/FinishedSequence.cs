@@ -20,7 +20,10 @@ public sealed record FinishedSequence(
     int SpeculationRounds,
     long DraftTokens,
     long AcceptedTokens,
-    IReadOnlyList<long> AcceptedAtPosition)
+    IReadOnlyList<long> AcceptedAtPosition,
+    int ExternalPromptTokens = 0,
+    KvTransferTiming? KvTransfer = null,
+    IReadOnlyDictionary<string, object?>? HeldKv = null)
 {
     internal static FinishedSequence Of(Sequence sequence)
     {
@@ -28,6 +31,7 @@ public sealed record FinishedSequence(
         var speculation = sequence.Speculation;
         return new FinishedSequence(sequence.Request.Id, sequence.Index, sequence.Finish!.Value, sequence.Request.PromptTokens.Length,
             sequence.CachedPromptTokens, sequence.OutputTokenCount, t.Queued, t.FirstScheduled, t.FirstToken, t.LastToken, t.Preemptions.Count,
-            speculation.Rounds, speculation.DraftTokens, speculation.AcceptedTokens, speculation.AcceptedAtPosition.ToArray());
+            speculation.Rounds, speculation.DraftTokens, speculation.AcceptedTokens, speculation.AcceptedAtPosition.ToArray(),
+            sequence.ExternalPromptTokens, sequence.KvTransfer, sequence.HeldKv);
     }
 }

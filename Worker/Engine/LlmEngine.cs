@@ -50,7 +50,8 @@ public sealed partial class LlmEngine : IDisposable
         _options = options;
         _statsSinks = statsSinks ?? [];
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
-        _scheduler = new Scheduler(options.Limits, options.Cache, runner.Cache, model.MaxModelLength, _blockSampler, options.Speculation);
+        _scheduler = new Scheduler(options.Limits, options.Cache, runner.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
+        options.KvConnector?.OnProgress(() => _wake.Release());
         _logger = logger;
         _snapshot = TakeSnapshot();
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
@@ -189,6 +190,7 @@ public sealed partial class LlmEngine : IDisposable
         {
             TakeCheck(check.Sequence, check.KeptTokens, check.StopString);
         }
+        _scheduler.TakeTransfers(now);
     }
 
     /// <summary>
@@ -385,7 +387,7 @@ public sealed partial class LlmEngine : IDisposable
             if (finish is { } pending)
             {
                 sequence.PendingFinish = pending;
-                _scheduler.Finish(sequence);
+                EndCompute(sequence, pending);
             }
             _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: isStopToken, AwaitsCheck: true)));
             return;
@@ -393,13 +395,27 @@ public sealed partial class LlmEngine : IDisposable
         CountGenerated(sequence, stepDone, tokens.Length);
         if (finish is { } reason)
         {
-            _scheduler.Finish(sequence);
+            EndCompute(sequence, reason);
             CompleteSequence(sequence, reason, stopReason: null, tokens, isStopToken);
         }
         else
         {
             _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens)));
         }
+    }
+
+    /// <summary>
+    /// A sequence needs no more compute: its slot is released, or, for a prefill a decode worker will continue (vLLM's
+    /// do_remote_decode, ended length-capped as the prefill leg's max_tokens 1 makes it), held for that worker to read.
+    /// </summary>
+    private void EndCompute(Sequence sequence, FinishReason reason)
+    {
+        if (reason == FinishReason.Length && sequence.Request.KvTransfer is { DoRemoteDecode: true } && sequence.Request.Parameters.N == 1)
+        {
+            sequence.HeldKv = _scheduler.Hold(sequence);
+            return;
+        }
+        _scheduler.Finish(sequence);
     }
 
     /// <summary>Takes a step's tokens in order until one ends the sequence; one output carries them all.</summary>
@@ -475,16 +491,20 @@ public sealed partial class LlmEngine : IDisposable
     private void EmitStats()
     {
         var scheduled = _scheduler.TakeStepCounts();
+        foreach (var (requestId, why) in scheduled.Connector.Failures)
+        {
+            Log.KvReadFailed(_logger, requestId, why);
+        }
         if (_statsSinks.Count == 0)
         {
             return;
         }
         var kvBlockEvents = _blockSampler?.Drain() ?? [];
-        if (_stats.IsEmpty && scheduled.PrefixQueries == 0 && scheduled.Preemptions == 0 && kvBlockEvents.Count == 0)
+        if (_stats.IsEmpty && scheduled.IsEmpty && kvBlockEvents.Count == 0)
         {
             return;
         }
-        var stats = _stats.Build(Stopwatch.GetTimestamp(), scheduled.PrefixQueries, scheduled.PrefixHits, scheduled.Preemptions, kvBlockEvents);
+        var stats = _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents);
         foreach (var sink in _statsSinks)
         {
             sink.Record(stats);
@@ -499,7 +519,7 @@ public sealed partial class LlmEngine : IDisposable
             _scheduler.SlotsInUse, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
-            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected));
+            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected), _scheduler.DeferredCount, _scheduler.HeldCount);
     }
 
     private void Shutdown()
@@ -511,6 +531,8 @@ public sealed partial class LlmEngine : IDisposable
         }
         _scheduler.Clear();
         EndTurn();
+        // Nothing may read or write the arena once the runner frees it: the connector's threads stop first.
+        _options.KvConnector?.Dispose();
         _runner.Dispose();
         (_options.Speculation?.Proposer as IDisposable)?.Dispose();
     }
@@ -542,5 +564,8 @@ public sealed partial class LlmEngine : IDisposable
     {
         [LoggerMessage(1, LogLevel.Error, "Request {RequestId} failed in the model step.")]
         public static partial void SequenceFailed(ILogger logger, string requestId, Exception exception);
+
+        [LoggerMessage(2, LogLevel.Warning, "Request {RequestId} could not read its prompt's KV from the prefill worker ({Why}); it computes its prompt here.")]
+        public static partial void KvReadFailed(ILogger logger, string requestId, string why);
     }
 }

@@ -1,3 +1,4 @@
+using Worker.KvTransfer;
 using Worker.Runner;
 
 namespace Worker.Engine;
@@ -11,6 +12,11 @@ namespace Worker.Engine;
 /// the head of the queue). Then waiting sequences are admitted in order, with their first chunk, while a slot and
 /// budget are left and the head's blocks fit; a head that does not fit blocks those behind it. The scheduler
 /// decides; the block pool counts; the arena holds.
+/// With a KV connector (P/D, vLLM's): a request whose kv_transfer_params name a producer's held KV is given its slot
+/// and blocks, then waits deferred (vLLM's WAITING_FOR_REMOTE_KVS) while its prompt's KV is read into the slot, and
+/// runs once it has arrived, computing only its last prompt token; a failed read falls back to computing the prompt.
+/// A prefill marked do_remote_decode that ends length-capped keeps its slot and blocks, held for the decode side,
+/// until it is read and notified or the hold expires.
 /// </summary>
 internal sealed class Scheduler
 {
@@ -23,11 +29,15 @@ internal sealed class Scheduler
     private readonly SchedulerLimits _limits;
     private readonly int _maxModelLength;
     private readonly SpeculativeDecoding? _speculation;
+    private readonly KvConnector? _connector;
+    private readonly List<Sequence> _receiving = [];
+    private readonly List<Sequence> _draining = [];
     private SchedulerStepCounts _stepCounts = new();
 
     public Scheduler(SchedulerLimits limits, KvCacheConfig cacheConfig, KvArena arena, int maxModelLength, KvBlockSampler? sampler = null,
-        SpeculativeDecoding? speculation = null)
+        SpeculativeDecoding? speculation = null, KvConnector? connector = null)
     {
+        _connector = connector;
         _limits = limits;
         _cacheConfig = cacheConfig;
         _arena = arena;
@@ -43,11 +53,18 @@ internal sealed class Scheduler
 
     public PrefixPool Prefixes { get; }
 
-    public int WaitingCount => _waiting.Count;
+    /// <summary>Waiting for capacity plus deferred: vLLM's num_requests_waiting.</summary>
+    public int WaitingCount => _waiting.Count + _receiving.Count;
+
+    /// <summary>Waiting while their prompt's KV is read from a producer.</summary>
+    public int DeferredCount => _receiving.Count;
+
+    /// <summary>Finished prefills whose KV is held for a decode worker.</summary>
+    public int HeldCount => _connector?.Producer?.HeldCount ?? 0;
 
     public IReadOnlyList<Sequence> Running => _running;
 
-    public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
+    public bool HasWork => _waiting.Count > 0 || _running.Count > 0 || _receiving.Count > 0;
 
     /// <summary>KV slots taken, running and kept, counted from the free lists (not from who should hold them).</summary>
     public int SlotsInUse => _runningSlots - _freeSlots.Count + Prefixes.SlotsInUse;
@@ -118,8 +135,22 @@ internal sealed class Scheduler
         }
 
         // As in vLLM, a step that had to preempt admits nobody: memory is short.
-        while (!preempted && budget > 0 && _freeSlots.Count > 0 && _waiting.First is { } head && TryAdmit(plan, head.Value, budget, now))
+        while (!preempted && budget > 0 && _freeSlots.Count > 0 && _waiting.First is { } head)
         {
+            if (PullsPrompt(head.Value))
+            {
+                // Reading costs no compute: the budget stays for the sequences behind it.
+                if (!TryStartPull(head.Value))
+                {
+                    break;
+                }
+                _waiting.RemoveFirst();
+                continue;
+            }
+            if (!TryAdmit(plan, head.Value, budget, now))
+            {
+                break;
+            }
             _waiting.RemoveFirst();
             budget -= plan.Rows[^1].Tokens.Length;
         }
@@ -132,11 +163,190 @@ internal sealed class Scheduler
     /// </summary>
     public void Finish(Sequence sequence, bool keepCache = true)
     {
+        if (_receiving.Remove(sequence))
+        {
+            // Its slot is being written: freed once the pull has stopped.
+            sequence.Pull!.Cancel();
+            _draining.Add(sequence);
+            return;
+        }
         if (!_running.Remove(sequence))
         {
             _waiting.Remove(sequence);
             return;
         }
+        Release(sequence, keepCache);
+    }
+
+    /// <summary>
+    /// Ends a finished prefill's compute but keeps its slot and blocks, held for a decode worker to read (a request
+    /// marked do_remote_decode on a producer); returns the kv_transfer_params that say where. Null when this worker
+    /// does not produce: the sequence is finished as any other.
+    /// </summary>
+    public Dictionary<string, object?>? Hold(Sequence sequence)
+    {
+        if (_connector?.Producer is not { } producer || !_running.Remove(sequence))
+        {
+            Finish(sequence);
+            return null;
+        }
+        _speculation?.Proposer.Release(sequence);
+        // The cache holds the prompt; the token sampled from it was never fed.
+        return producer.Hold(sequence, sequence.Slot, Math.Min(Computed(sequence), sequence.Request.PromptTokens.Length));
+    }
+
+    /// <summary>
+    /// Moves KV transfers on, every loop turn: held prefills read (or expired) are freed, pulls that stopped after
+    /// their request ended give their slots back, and sequences whose KV has arrived (or whose read failed) start running.
+    /// </summary>
+    public void TakeTransfers(long now)
+    {
+        if (_connector is null)
+        {
+            return;
+        }
+        if (_connector.Producer is { } producer)
+        {
+            var (released, expired) = producer.TakeReleases();
+            foreach (var sequence in released)
+            {
+                Release(sequence, keepCache: true);
+            }
+            _stepCounts.Connector.ExpiredRequests += expired;
+        }
+        foreach (var sequence in _draining.Where(s => s.Pull!.Completion.IsCompleted).ToArray())
+        {
+            _draining.Remove(sequence);
+            CountPull(sequence, sequence.Pull!.Completion.Result, cancelled: true);
+            Blocks.Free(sequence.Allocation, cached: false);
+            ReleaseSlot(sequence);
+        }
+        foreach (var sequence in _receiving.Where(s => s.Pull!.Completion.IsCompleted).ToArray())
+        {
+            _receiving.Remove(sequence);
+            Arrived(sequence, sequence.Pull!.Completion.Result, now);
+        }
+    }
+
+    /// <summary>
+    /// The sequence's prompt KV is in its slot (or the read failed and it computes its prompt after its local prefix hit):
+    /// it runs from this step, scheduled now, as vLLM schedules a request once its remote KV has arrived.
+    /// </summary>
+    private void Arrived(Sequence sequence, KvPullResult result, long now)
+    {
+        var prompt = sequence.Request.PromptTokens.Length;
+        var local = sequence.CachedPromptTokens;
+        var external = result.Read ? Math.Min(sequence.Pull!.Positions.End, prompt - 1) - local : 0;
+        _arena.Truncate(sequence.Slot, local + external);
+        sequence.ExternalPromptTokens = external;
+        sequence.CachedPromptTokens = local + external;
+        if (result.Read)
+        {
+            sequence.KvTransfer = new KvTransferTiming(result.Bytes, result.TransferSeconds);
+        }
+        CountPull(sequence, result, cancelled: false);
+        _stepCounts.ExternalPrefixQueries += prompt;
+        _stepCounts.ExternalPrefixHits += external;
+        sequence.Pull = null;
+        sequence.Timeline.FirstScheduled = now;
+        _running.Add(sequence);
+    }
+
+    private void CountPull(Sequence sequence, KvPullResult result, bool cancelled)
+    {
+        var counts = _stepCounts.Connector;
+        if (result.Read)
+        {
+            counts.Reads.Add(new KvTransferRead(sequence.Request.Id, sequence.Request.Trace, result.Bytes, result.Descriptors, result.PostSeconds, result.TransferSeconds));
+        }
+        else if (result.Failure is not null && !cancelled)
+        {
+            counts.FailedTransfers++;
+            counts.Failures.Add((sequence.Request.Id, result.Failure));
+        }
+        if (result.NotificationFailed)
+        {
+            counts.FailedNotifications++;
+        }
+    }
+
+    /// <summary>A fresh request whose kv_transfer_params point at a producer's held KV, on a worker that consumes, with one sequence to feed.</summary>
+    private bool PullsPrompt(Sequence sequence) =>
+        _connector is { Config.Consumes: true } && sequence.Request.KvTransfer is { DoRemotePrefill: true } && sequence.Request.Parameters.N == 1
+        && sequence.Timeline.FirstScheduled == 0 && sequence.Pull is null;
+
+    /// <summary>
+    /// Gives the sequence its slot, copies its local prefix hit, takes blocks for what will arrive and starts reading the
+    /// rest of the prompt but its last token (whose logits give the first output token) from the producer. False, changing
+    /// nothing, when the blocks do not fit yet.
+    /// </summary>
+    private bool TryStartPull(Sequence sequence)
+    {
+        var remote = sequence.Request.KvTransfer!;
+        var prompt = sequence.Tokens.Count;
+        var blockSize = _cacheConfig.BlockSize;
+        var (hit, match) = LocalHit(sequence);
+        var needed = (prompt - 1 + blockSize - 1) / blockSize;
+        var end = Math.Min(needed, remote.RemoteBlockIds!.Count) * blockSize;
+        var firstBlock = hit / blockSize;
+        var blocks = Math.Max(0, end / blockSize - firstBlock);
+        var reserve = Math.Max(hit, firstBlock * blockSize + blocks * blockSize);
+        if (!TryPlace(sequence, hit, match, Math.Max(reserve, 1)))
+        {
+            return false;
+        }
+        sequence.CachedPromptTokens = hit;
+        if (_cacheConfig.PrefixCaching)
+        {
+            _stepCounts.PrefixQueries += prompt;
+            _stepCounts.PrefixHits += hit;
+        }
+        // Filler tokens of batched passes write just past a slot's length: past what is arriving, never into it.
+        _arena.Reserve(sequence.Slot, reserve);
+        sequence.Pull = _connector!.Pull(remote, sequence.Slot, firstBlock, blocks);
+        _receiving.Add(sequence);
+        return true;
+    }
+
+    /// <summary>
+    /// The longest prefix of the sequence's tokens the prefix pool holds, in whole blocks, and always at least one token
+    /// short of them all: the next token's logits come from computing it.
+    /// </summary>
+    private (int Hit, PrefixEntry? Entry) LocalHit(Sequence sequence)
+    {
+        var match = _cacheConfig.PrefixCaching ? Prefixes.FindLongestMatch(sequence.Tokens) : null;
+        return match is { } m
+            ? (Math.Min(m.Common, sequence.Tokens.Count - 1) / _cacheConfig.BlockSize * _cacheConfig.BlockSize, m.Entry)
+            : (0, null);
+    }
+
+    /// <summary>
+    /// Gives a waiting sequence a slot holding its local prefix hit and the blocks for <paramref name="tokens"/>,
+    /// evicting kept prefixes (never the one it copies) to make room; false, changing nothing, when they do not fit.
+    /// </summary>
+    private bool TryPlace(Sequence sequence, int hit, PrefixEntry? entry, int tokens)
+    {
+        var needed = Blocks.BlocksFor(HeldTokens(tokens));
+        while (Blocks.FreeBlocks < needed)
+        {
+            if (!Prefixes.EvictLeastRecentlyUsed(keep: hit > 0 ? entry : null))
+            {
+                return false;
+            }
+        }
+        sequence.Slot = _freeSlots.Min;
+        _freeSlots.Remove(sequence.Slot);
+        if (hit > 0)
+        {
+            Prefixes.CopyInto(entry!, sequence.Slot, hit);
+        }
+        Blocks.TryGrow(sequence.Allocation, HeldTokens(tokens));
+        return true;
+    }
+
+    /// <summary>Gives a finished sequence's blocks and slot back, keeping its whole blocks for prefix reuse when it can serve a later prompt.</summary>
+    private void Release(Sequence sequence, bool keepCache)
+    {
         Blocks.Free(sequence.Allocation, cached: false);
         // A sequence that stopped inside a run of accepted guesses holds more than it kept: only kept tokens count.
         var kept = Math.Min(Computed(sequence), sequence.Tokens.Count) / _cacheConfig.BlockSize * _cacheConfig.BlockSize;
@@ -150,12 +360,22 @@ internal sealed class Scheduler
     /// <summary>Releases everything, for shutdown.</summary>
     public void Clear()
     {
-        foreach (var sequence in _running.ToArray())
+        // No pull may write into the arena once it is gone.
+        var pulls = _receiving.Concat(_draining).Select(s => s.Pull!).ToArray();
+        foreach (var pull in pulls)
+        {
+            pull.Cancel();
+        }
+        Task.WaitAll(pulls.Select(p => p.Completion).ToArray(), TimeSpan.FromSeconds(10));
+        var held = _connector?.Producer?.TakeReleases(all: true).Released ?? [];
+        foreach (var sequence in _running.Concat(_receiving).Concat(_draining).Concat(held).ToArray())
         {
             Blocks.Free(sequence.Allocation, cached: false);
             ReleaseSlot(sequence);
         }
         _running.Clear();
+        _receiving.Clear();
+        _draining.Clear();
         _waiting.Clear();
         Prefixes.Clear();
     }
@@ -206,31 +426,12 @@ internal sealed class Scheduler
 
     private bool TryAdmit(StepPlan plan, Sequence sequence, int budget, long now)
     {
-        var tokens = sequence.Tokens;
-        var match = _cacheConfig.PrefixCaching ? Prefixes.FindLongestMatch(tokens) : null;
-        // Hits are whole blocks, and at least one token is always computed: the next token's logits come from it.
-        var hit = match is { } m ? Math.Min(m.Common, tokens.Count - 1) / _cacheConfig.BlockSize * _cacheConfig.BlockSize : 0;
-        var feed = Chunk(tokens.Count - hit, budget);
-        if (feed == 0)
+        var (hit, match) = LocalHit(sequence);
+        var feed = Chunk(sequence.Tokens.Count - hit, budget);
+        if (feed == 0 || !TryPlace(sequence, hit, match, hit + feed))
         {
             return false;
         }
-        var needed = Blocks.BlocksFor(HeldTokens(hit + feed));
-        while (Blocks.FreeBlocks < needed)
-        {
-            if (!Prefixes.EvictLeastRecentlyUsed(keep: hit > 0 ? match!.Value.Entry : null))
-            {
-                return false;
-            }
-        }
-
-        sequence.Slot = _freeSlots.Min;
-        _freeSlots.Remove(sequence.Slot);
-        if (hit > 0)
-        {
-            Prefixes.CopyInto(match!.Value.Entry, sequence.Slot, hit);
-        }
-        Blocks.TryGrow(sequence.Allocation, HeldTokens(hit + feed));
 
         if (sequence.Timeline.FirstScheduled == 0)
         {
@@ -241,6 +442,11 @@ internal sealed class Scheduler
                 // vLLM counts new requests only; a preempted request's re-lookup is not a query.
                 _stepCounts.PrefixQueries += sequence.Request.PromptTokens.Length;
                 _stepCounts.PrefixHits += hit;
+            }
+            if (_connector is not null)
+            {
+                // With a connector every new request is looked up there too; only pulled ones hit.
+                _stepCounts.ExternalPrefixQueries += sequence.Request.PromptTokens.Length;
             }
         }
         _running.Add(sequence);
@@ -276,12 +482,38 @@ internal sealed class Scheduler
 /// <summary>The scheduler's knobs: --max-num-seqs, --max-num-batched-tokens, --enable-chunked-prefill, --long-prefill-token-threshold.</summary>
 public sealed record SchedulerLimits(int MaxNumSeqs, int MaxNumBatchedTokens, bool ChunkedPrefill = true, int LongPrefillTokenThreshold = 0);
 
-/// <summary>Prefix lookups and preemptions in one step.</summary>
+/// <summary>Prefix lookups (local and through the KV connector), preemptions and KV transfers in one step (vLLM's SchedulerStats).</summary>
 internal sealed class SchedulerStepCounts
 {
     public long PrefixQueries { get; set; }
 
     public long PrefixHits { get; set; }
 
+    public long ExternalPrefixQueries { get; set; }
+
+    public long ExternalPrefixHits { get; set; }
+
     public int Preemptions { get; set; }
+
+    /// <summary>The connector's own stats, taken and reset with the step's (vLLM's kv_connector_stats).</summary>
+    public KvConnectorCounts Connector { get; } = new();
+
+    public bool IsEmpty => PrefixQueries == 0 && Preemptions == 0 && ExternalPrefixQueries == 0 && Connector.IsEmpty;
+}
+
+/// <summary>What the KV connector did in one step: reads completed, and failures by kind.</summary>
+internal sealed class KvConnectorCounts
+{
+    public List<KvTransferRead> Reads { get; } = [];
+
+    public int FailedTransfers { get; set; }
+
+    public int FailedNotifications { get; set; }
+
+    public int ExpiredRequests { get; set; }
+
+    /// <summary>Which requests' reads failed and why, for the log.</summary>
+    public List<(string RequestId, string Why)> Failures { get; } = [];
+
+    public bool IsEmpty => Reads.Count == 0 && FailedTransfers == 0 && FailedNotifications == 0 && ExpiredRequests == 0;
 }

@@ -28,8 +28,20 @@ public sealed class Sequence
     /// <summary>The stop string that ended the sequence, when one did.</summary>
     public string? StopReason { get; internal set; }
 
-    /// <summary>Prompt tokens whose KV came from the prefix pool at first scheduling.</summary>
+    /// <summary>Prompt tokens whose KV was not computed here: from the prefix pool, or read from a prefill worker.</summary>
     public int CachedPromptTokens { get; internal set; }
+
+    /// <summary>Of <see cref="CachedPromptTokens"/>, those read from a prefill worker (P/D).</summary>
+    public int ExternalPromptTokens { get; internal set; }
+
+    /// <summary>The read of this sequence's prompt KV from a prefill worker, when one completed.</summary>
+    internal KvTransferTiming? KvTransfer { get; set; }
+
+    /// <summary>The read in flight while the sequence waits for its prompt's KV (deferred).</summary>
+    internal KvTransfer.KvPull? Pull { get; set; }
+
+    /// <summary>On a producer: where the decode side reads this finished prefill's held KV (the response's kv_transfer_params).</summary>
+    internal Dictionary<string, object?>? HeldKv { get; set; }
 
     public int OutputTokenCount => _tokens.Count - Request.PromptTokens.Length;
 
@@ -91,6 +103,9 @@ public sealed class Sequence
     internal void TruncateOutput(int outputTokens) =>
         _tokens.RemoveRange(Request.PromptTokens.Length + outputTokens, OutputTokenCount - outputTokens);
 }
+
+/// <summary>A completed read of a sequence's prompt KV: bytes moved and how long the transfer took.</summary>
+public sealed record KvTransferTiming(long Bytes, double Seconds);
 
 /// <summary>An output waiting for its stop-string check: when its step ended, and how many tokens it carried.</summary>
 internal readonly record struct UncheckedOutput(long StepEnded, int Tokens);

@@ -47,7 +47,8 @@ internal sealed class StepStatsBuilder
             var prompt = sequence.Request.PromptTokens.Length;
             _promptTokensComputed += prompt - sequence.CachedPromptTokens;
             // TTFT: arrival (API, before tokenization) → first token.
-            _firstTokens.Add(new FirstTokenStats(sequence.Request.Id, sequence.Request.Trace, Seconds(sequence.Request.Arrival.Timestamp, now), prompt, sequence.CachedPromptTokens));
+            _firstTokens.Add(new FirstTokenStats(sequence.Request.Id, sequence.Request.Trace, Seconds(sequence.Request.Arrival.Timestamp, now), prompt,
+                sequence.CachedPromptTokens, sequence.ExternalPromptTokens));
         }
         else
         {
@@ -84,11 +85,13 @@ internal sealed class StepStatsBuilder
         }
     }
 
-    public StepStats Build(long now, long prefixQueries, long prefixHits, int preemptions, IReadOnlyList<KvBlockEvent> kvBlockEvents)
+    /// <param name="connector">The KV connector's counts; null when none is configured.</param>
+    public StepStats Build(long now, SchedulerStepCounts scheduled, KvConnectorCounts? connector, IReadOnlyList<KvBlockEvent> kvBlockEvents)
     {
-        var stats = new StepStats(now, _iterationTokens, _promptTokensComputed, prefixQueries, prefixHits, preemptions,
+        var stats = new StepStats(now, _iterationTokens, _promptTokensComputed, scheduled.PrefixQueries, scheduled.PrefixHits, scheduled.Preemptions,
             _generated.ToArray(), _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents,
-            _speculativeRounds.ToArray());
+            _speculativeRounds.ToArray(), scheduled.ExternalPrefixQueries, scheduled.ExternalPrefixHits,
+            connector is null ? null : new KvConnectorStats(connector.Reads.ToArray(), connector.FailedTransfers, connector.FailedNotifications, connector.ExpiredRequests));
         _speculativeRounds.Clear();
         _generated.Clear();
         _firstTokens.Clear();

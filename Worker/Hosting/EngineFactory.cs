@@ -1,6 +1,7 @@
 using ServiceDefaults.Metrics;
 using Worker.Engine;
 using Worker.Engine.Speculation;
+using Worker.KvTransfer;
 using Worker.Options;
 using Worker.Runner;
 
@@ -13,19 +14,24 @@ namespace Worker.Hosting;
 /// </summary>
 internal static class EngineFactory
 {
+    /// <param name="kvTransfer">--kv-transfer-config, parsed; null for a worker that neither holds nor reads other workers' KV.</param>
     public static LlmEngine Create(LoadedModel model, LoadedModel? draft, SpeculativeConfig? speculativeConfig, ServeOptions settings, long kvCacheBytes,
-        MetricsPolicy policy, IReadOnlyList<IEngineStatsSink> statsSinks, ILogger<LlmEngine> logger)
+        MetricsPolicy policy, IReadOnlyList<IEngineStatsSink> statsSinks, ILogger<LlmEngine> logger, KvTransferConfig? kvTransfer = null)
     {
         var cache = KvCacheConfig.Create(model.Folder, model.MaxModelLength, settings.BlockSize, kvCacheBytes, settings.NumGpuBlocksOverride,
             settings.EnablePrefixCaching, settings.MaxNumSeqs, model.Decoder.KvElementBytes, slotsCommitted: settings.Device == "cuda",
             settings.GpuMemoryUtilization, draft?.Folder);
-        var runner = new OnnxBatchRunner(model.Decoder, cache.RunningSlots + cache.PrefixSlots, model.MaxModelLength);
+        // Slots hold whole blocks: a transfer moves blocks, and the last block of a prompt near max_model_len must fit too.
+        var slotLength = (model.MaxModelLength + settings.BlockSize - 1) / settings.BlockSize * settings.BlockSize;
+        var runner = new OnnxBatchRunner(model.Decoder, cache.RunningSlots + cache.PrefixSlots, slotLength);
+        var connector = kvTransfer is null ? null : new KvConnector(kvTransfer, KvLayout.Of(model.Folder, runner.Cache, settings.BlockSize), runner.Cache, logger);
         var options = new EngineOptions(SchedulerLimitsFor(settings, model.MaxModelLength), cache,
             settings.MaxNumQueuedRequests ?? EngineOptions.DefaultMaxQueuedSequences(cache, settings.MaxNumSeqs),
             settings.MaxNumQueuedTokens ?? EngineOptions.DefaultMaxQueuedTokens(cache),
             KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
             CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
-            Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength, settings.Device));
+            Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength, settings.Device),
+            KvConnector: connector);
         return new LlmEngine(model, runner, options, logger, statsSinks);
     }
 

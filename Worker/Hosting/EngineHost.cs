@@ -142,13 +142,22 @@ public sealed partial class EngineHost(
         {
             policy.Enable(MetricCondition.SpeculativeDecoding);
         }
+        var kvTransfer = string.IsNullOrWhiteSpace(settings.KvTransferConfig) ? null : KvTransfer.KvTransferConfig.Parse(settings.KvTransferConfig);
+        if (kvTransfer is not null)
+        {
+            policy.Enable(MetricCondition.KvConnector);
+        }
         if (_statsSinks.Count == 0 && !policy.DisableLogStats)
         {
             _statsSinks = CreateStatsSinks(policy, model, speculativeConfig?.NumSpeculativeTokens);
         }
         var engine = EngineFactory.Create(model, draft, speculativeConfig, settings, KvCacheBudget(settings, model.Folder), policy, _statsSinks,
-            loggerFactory.CreateLogger<LlmEngine>());
+            loggerFactory.CreateLogger<LlmEngine>(), kvTransfer);
         CacheConfig = engine.Options.Cache;
+        if (engine.Options.KvConnector?.Producer is { } producer)
+        {
+            Log.ServingKv(_logger, kvTransfer!.Role.ToString(), producer.AdvertisedHost, producer.Port, kvTransfer.EngineId);
+        }
         _instance = new EngineInstance(engine, model, draft, () => ReleaseModels(model, draft));
         Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
@@ -243,6 +252,9 @@ public sealed partial class EngineHost(
 
         [LoggerMessage(4, LogLevel.Information, "The engine sleeps (level {Level}).")]
         public static partial void Slept(ILogger logger, int level);
+
+        [LoggerMessage(6, LogLevel.Information, "KV transfer ({Role}): held prefills are read at {Host}:{Port} (engine {EngineId}).")]
+        public static partial void ServingKv(ILogger logger, string role, string host, int port, string engineId);
 
         [LoggerMessage(5, LogLevel.Information, "The engine woke up in {ElapsedMs:F0} ms.")]
         public static partial void WokeUp(ILogger logger, double elapsedMs);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Worker.Engine.Speculation;
+using Worker.KvTransfer;
 using Worker.Options;
 
 namespace Worker.Hosting;
@@ -29,7 +30,7 @@ public static class EngineServiceExtensions
             .Validate(o => o.MaxStopTokenIds >= 0, "--max-stop-token-ids must not be negative.")
             .Validate(o => o.IntraOpThreads is null or > 0, "--intra-op-threads must be positive.")
             .ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<ServeOptions>, SpeculativeConfigValidation>();
+        builder.Services.AddSingleton<IValidateOptions<ServeOptions>, JsonSettingsValidation>();
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddSingleton<Metrics.ApiMetrics>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
@@ -38,23 +39,35 @@ public static class EngineServiceExtensions
     }
 }
 
-/// <summary>--speculative-config is read when the options are, so a malformed one stops the worker before anything loads.</summary>
-internal sealed class SpeculativeConfigValidation : IValidateOptions<ServeOptions>
+/// <summary>
+/// The JSON settings (--speculative-config, --kv-transfer-config) are read when the options are, so a malformed one
+/// stops the worker before anything loads, with what is wrong in it.
+/// </summary>
+internal sealed class JsonSettingsValidation : IValidateOptions<ServeOptions>
 {
+    private static readonly (Func<ServeOptions, string?> Setting, Action<string> Parse)[] Settings =
+    [
+        (options => options.SpeculativeConfig, json => SpeculativeConfig.Parse(json)),
+        (options => options.KvTransferConfig, json => KvTransferConfig.Parse(json)),
+    ];
+
     public ValidateOptionsResult Validate(string? name, ServeOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.SpeculativeConfig))
+        var failures = new List<string>();
+        foreach (var (setting, parse) in Settings)
         {
-            return ValidateOptionsResult.Success;
+            if (setting(options) is { } json && !string.IsNullOrWhiteSpace(json))
+            {
+                try
+                {
+                    parse(json);
+                }
+                catch (InvalidOperationException e)
+                {
+                    failures.Add(e.Message);
+                }
+            }
         }
-        try
-        {
-            SpeculativeConfig.Parse(options.SpeculativeConfig);
-            return ValidateOptionsResult.Success;
-        }
-        catch (InvalidOperationException e)
-        {
-            return ValidateOptionsResult.Fail(e.Message);
-        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -17,6 +17,8 @@ public sealed class VllmMetrics : IEngineStatsSink
     private readonly MetricsPolicy _policy;
     private readonly ModelCost _cost;
     private readonly KeyValuePair<string, object?>[] _labels;
+    private readonly Counter<long> _externalQueries, _externalHits, _nixlFailedTransfers, _nixlFailedNotifications, _nixlExpired;
+    private readonly Histogram<double> _nixlTransferTime, _nixlPostTime, _nixlBytes, _nixlDescriptors;
     private readonly Counter<long> _prefixQueries, _prefixHits, _gpuPrefixQueries, _gpuPrefixHits, _preemptions, _promptTokens, _promptTokensBySource, _promptTokensCached,
         _generationTokens, _requestSuccess, _corrupted;
     private readonly Counter<double> _flops, _readBytes, _writeBytes;
@@ -37,11 +39,11 @@ public sealed class VllmMetrics : IEngineStatsSink
 
         meter.CreateObservableGauge(C.NumRequestsRunning.Name, () => Measure(state.Snapshot?.Running ?? 0));
         meter.CreateObservableGauge(C.NumRequestsWaiting.Name, () => Measure(state.Snapshot?.Waiting ?? 0));
-        // Every waiting request here waits for capacity: nothing defers requests (no LoRA budget, no KV transfer).
+        // Deferred: waiting while their prompt's KV is read from a prefill worker (the only reason here to defer).
         meter.CreateObservableGauge(C.NumRequestsWaitingByReason.Name, () => new[]
         {
-            Measure(state.Snapshot?.Waiting ?? 0, ("reason", "capacity")),
-            Measure(0, ("reason", "deferred")),
+            Measure((state.Snapshot?.Waiting ?? 0) - (state.Snapshot?.Deferred ?? 0), ("reason", "capacity")),
+            Measure(state.Snapshot?.Deferred ?? 0, ("reason", "deferred")),
         });
         meter.CreateObservableGauge(C.EngineSleepState.Name, () => new[]
         {
@@ -62,8 +64,8 @@ public sealed class VllmMetrics : IEngineStatsSink
         _prefixHits = Counter(meter, C.PrefixCacheHits);
         _gpuPrefixQueries = Counter(meter, C.GpuPrefixCacheQueries);
         _gpuPrefixHits = Counter(meter, C.GpuPrefixCacheHits);
-        Counter(meter, C.ExternalPrefixCacheQueries);
-        Counter(meter, C.ExternalPrefixCacheHits);
+        _externalQueries = Counter(meter, C.ExternalPrefixCacheQueries);
+        _externalHits = Counter(meter, C.ExternalPrefixCacheHits);
         Counter(meter, C.MmCacheQueries);
         Counter(meter, C.MmCacheHits);
         _preemptions = Counter(meter, C.NumPreemptions);
@@ -105,6 +107,13 @@ public sealed class VllmMetrics : IEngineStatsSink
         {
             _specAcceptedPerPosition.Add(0, Position(position));
         }
+        _nixlTransferTime = Histogram(meter, C.NixlTransferTime);
+        _nixlPostTime = Histogram(meter, C.NixlPostTime);
+        _nixlBytes = Histogram(meter, C.NixlBytesTransferred);
+        _nixlDescriptors = Histogram(meter, C.NixlNumDescriptors);
+        _nixlFailedTransfers = Counter(meter, C.NixlNumFailedTransfers);
+        _nixlFailedNotifications = Counter(meter, C.NixlNumFailedNotifications);
+        _nixlExpired = Counter(meter, C.NixlNumKvExpiredReqs);
         var projectMeter = meterFactory.Create(C.VellumMeter);
         _specDraftTime = Histogram(projectMeter, C.SpecDecodeDraftTime);
         _specVerifyTime = Histogram(projectMeter, C.SpecDecodeVerifyTime);
@@ -118,6 +127,12 @@ public sealed class VllmMetrics : IEngineStatsSink
         _gpuPrefixQueries.Add(stats.PrefixQueries, _labels);
         _gpuPrefixHits.Add(stats.PrefixHits, _labels);
         _preemptions.Add(stats.Preemptions, _labels);
+        _externalQueries.Add(stats.ExternalPrefixQueries, _labels);
+        _externalHits.Add(stats.ExternalPrefixHits, _labels);
+        if (stats.KvConnector is { } connector)
+        {
+            RecordConnector(connector);
+        }
         if (stats.IterationTokens > 0)
         {
             _iterationTokens.Record(stats.IterationTokens, _labels);
@@ -136,7 +151,8 @@ public sealed class VllmMetrics : IEngineStatsSink
             _ttft.Record(first.TimeToFirstToken, tags);
             _promptTokens.Add(first.PromptTokens, tags);
             _promptTokensBySource.Add(first.PromptTokens - first.CachedPromptTokens, [.. tags, new("source", "local_compute")]);
-            _promptTokensBySource.Add(first.CachedPromptTokens, [.. tags, new("source", "local_cache_hit")]);
+            _promptTokensBySource.Add(first.CachedPromptTokens - first.ExternalPromptTokens, [.. tags, new("source", "local_cache_hit")]);
+            _promptTokensBySource.Add(first.ExternalPromptTokens, [.. tags, new("source", "external_kv_transfer")]);
             _promptTokensCached.Add(first.CachedPromptTokens, tags);
         }
         foreach (var latency in stats.InterTokenLatencies)
@@ -194,6 +210,23 @@ public sealed class VllmMetrics : IEngineStatsSink
                 _blockReuseGap.Record(block.ReuseGap, _labels);
             }
         }
+    }
+
+    /// <summary>vLLM's NIXL families: one observation per completed read (decode side), failures, expired holds (prefill side).</summary>
+    private void RecordConnector(KvConnectorStats connector)
+    {
+        foreach (var read in connector.Reads)
+        {
+            using var _ = TraceScope.Enter(read.Trace);
+            var tags = Tags(read.RequestId);
+            _nixlTransferTime.Record(read.TransferSeconds, tags);
+            _nixlPostTime.Record(read.PostSeconds, tags);
+            _nixlBytes.Record(read.Bytes, tags);
+            _nixlDescriptors.Record(read.Descriptors, tags);
+        }
+        _nixlFailedTransfers.Add(connector.FailedTransfers, _labels);
+        _nixlFailedNotifications.Add(connector.FailedNotifications, _labels);
+        _nixlExpired.Add(connector.ExpiredRequests, _labels);
     }
 
     private void RecordFinished(FinishedSequenceStats finished)

@@ -94,6 +94,12 @@ public sealed class ServeOptions
     /// </summary>
     public string? SpeculativeConfig { get; set; }
 
+    /// <summary>
+    /// --kv-transfer-config: JSON, as vLLM takes it, for prefill/decode disaggregation:
+    /// {"kv_connector":"TcpKvConnector","kv_role":"kv_producer|kv_consumer|kv_both","kv_ip":"127.0.0.1","kv_port":14579}.
+    /// </summary>
+    public string? KvTransferConfig { get; set; }
+
     /// <summary>--download-dir: where built models are cached. Default: $XDG_CACHE_HOME/vellum or ~/.cache/vellum.</summary>
     public string? DownloadDir { get; set; }
 }

@@ -30,6 +30,7 @@ public static class VllmFlags
         ["--max-stop-token-ids"] = "Worker:MaxStopTokenIds",
         ["--intra-op-threads"] = "Worker:IntraOpThreads",
         ["--speculative-config"] = "Worker:SpeculativeConfig",
+        ["--kv-transfer-config"] = "Worker:KvTransferConfig",
         ["--kv-cache-metrics-sample"] = "Metrics:KvCacheMetricsSample",
         ["--show-hidden-metrics-for-version"] = "Metrics:ShowHiddenMetricsForVersion",
     };

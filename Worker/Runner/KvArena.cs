@@ -132,6 +132,24 @@ internal sealed class KvArena : IDisposable
         _lengths[slot] = end;
     }
 
+    /// <summary>
+    /// The contiguous memory regions that hold positions [<paramref name="start"/>, <paramref name="end"/>) of a slot,
+    /// in <see cref="Export"/>'s order: what a KV transfer reads from, or writes into, in place.
+    /// </summary>
+    internal List<(nint Start, long Bytes)> Regions(int slot, int start, int end)
+    {
+        if (start < 0 || start > end || end > Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(end), $"positions [{start}, {end}) are not inside a slot of {Capacity}");
+        }
+        var regions = new List<(nint, long)>();
+        ForEachHeadRange(slot, start, end, (source, bytes, _, _, _) => regions.Add((source, bytes)));
+        return regions;
+    }
+
+    /// <summary>The slot will hold <paramref name="tokens"/> once what is being written into it has arrived (a KV transfer in flight).</summary>
+    internal void Reserve(int slot, int tokens) => _lengths[slot] = Math.Max(_lengths[slot], tokens);
+
     private void ForEachHeadRange(int slot, int start, int end, Action<nint, long, int, int, bool> action)
     {
         var bytes = (end - start) * (long)HeadSize * ElementBytes;

@@ -15,6 +15,9 @@ internal interface IKvMemory : IDisposable
     /// </summary>
     bool CommitsOnWrite { get; }
 
+    /// <summary>True when the process can read and write the memory at its address (host memory): a KV transfer then moves it straight between the socket and the arena.</summary>
+    bool IsHostAddressable { get; }
+
     nint Allocate(long bytes);
 
     void Copy(nint source, nint destination, long bytes);
@@ -43,6 +46,8 @@ internal sealed partial class HostKvMemory : IKvMemory
     public OrtMemoryInfo MemoryInfo => OrtMemoryInfo.DefaultInstance;
 
     public bool CommitsOnWrite => true;
+
+    public bool IsHostAddressable => true;
 
     public static int PageSize { get; } = Environment.SystemPageSize;
 
@@ -122,6 +127,8 @@ internal sealed partial class CudaKvMemory(int device) : IKvMemory
     public OrtMemoryInfo MemoryInfo { get; } = new("Cuda", OrtAllocatorType.DeviceAllocator, device, OrtMemType.Default);
 
     public bool CommitsOnWrite => false;
+
+    public bool IsHostAddressable => false;
 
     public nint Allocate(long bytes)
     {

@@ -25,19 +25,7 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
     /// <param name="targetModelPath">The target's folder, whose draft/ a draft_model without "model" uses; null: not resolved yet.</param>
     public static SpeculativeConfig Parse(string json, string? targetModelPath)
     {
-        JsonElement root;
-        try
-        {
-            root = JsonDocument.Parse(json).RootElement;
-        }
-        catch (JsonException e)
-        {
-            throw Invalid($"it is not valid JSON ({e.Message})");
-        }
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw Invalid("it must be a JSON object");
-        }
+        var root = Options.JsonSetting.ParseObject(json, Invalid);
         var method = String(root, "method") ?? throw Invalid("\"method\" is required (draft_model or ngram)");
         var k = Int(root, "num_speculative_tokens") ?? throw Invalid("\"num_speculative_tokens\" is required");
         if (k is < 1 or > MaxSpeculativeTokens)
