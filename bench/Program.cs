@@ -9,6 +9,8 @@ return args.FirstOrDefault() switch
     "soak" => await SoakBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "stop-strings" => await StopStringsBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "long-prompt" => await LongPromptBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "kv-transfer" => await KvTransferBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "mixed-load" => await MixedLoadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
 
@@ -24,6 +26,9 @@ static int Usage()
           vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]
                                 [--warmup-seconds 60] [--output-len 64]   (the worker needs VLLM_SERVER_DEV_MODE=1)
           vellum-bench stop-strings --base-url URL --model NAME [--stop-strings 100000] [--n 16] [--samples 15]
+          vellum-bench long-prompt --base-url URL --model NAME [--streams 4] [--long-words 670] [--seed 1]
+          vellum-bench kv-transfer --prefill-url URL --decode-url URL --model NAME [--prompt-words 100,300,700] [--rounds 3]
+          vellum-bench mixed-load --base-url URL --model NAME [--streams 4] [--output-len 300] [--long-prompts 6] [--long-words 500] [--interval-s 2]
         """);
     return 2;
 }
