@@ -14,7 +14,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _timeToFirstByte;
     private readonly UpDownCounter<long> _inFlight;
-    private readonly Counter<long> _prefillDecode;
+    private readonly Counter<long> _prefillDecode, _retries, _brokenStreams;
     private readonly Histogram<double> _prefillLeg;
 
     public GatewayMetrics(IMeterFactory meterFactory)
@@ -25,7 +25,18 @@ public sealed class GatewayMetrics
         _inFlight = meter.CreateUpDownCounter<long>(C.GatewayRequestsInFlight.Name, description: C.GatewayRequestsInFlight.Description);
         _prefillDecode = meter.CreateCounter<long>(C.GatewayPrefillDecodeRequests.Name, description: C.GatewayPrefillDecodeRequests.Description);
         _prefillLeg = meter.CreateHistogram<double>(C.GatewayPrefillLegTime.Name, description: C.GatewayPrefillLegTime.Description);
+        _retries = meter.CreateCounter<long>(C.GatewayRetries.Name, description: C.GatewayRetries.Description);
+        _brokenStreams = meter.CreateCounter<long>(C.GatewayBrokenStreams.Name, description: C.GatewayBrokenStreams.Description);
     }
+
+    /// <summary>The worker a destination is: service discovery names resolved destinations "worker0[http://host:port/]".</summary>
+    public static string Upstream(Yarp.ReverseProxy.Model.DestinationState? destination) => destination?.DestinationId.Split('[')[0] ?? "none";
+
+    /// <summary>A request that failed on <paramref name="upstream"/> before its first byte was sent to another worker.</summary>
+    public void Retry(string upstream) => _retries.Add(1, new KeyValuePair<string, object?>("upstream", upstream));
+
+    /// <summary>A stream from <paramref name="upstream"/> broke after it started; the client got an error event.</summary>
+    public void BrokenStream(string upstream) => _brokenStreams.Add(1, new KeyValuePair<string, object?>("upstream", upstream));
 
     /// <summary>The P/D decisions exist at zero from start-up, so a rate shows 0 rather than nothing.</summary>
     public void PrefillDecodeEnabled()
@@ -65,8 +76,7 @@ public static class GatewayMetricsMiddleware
             var feature = http.GetReverseProxyFeature();
             var route = feature.Route.Config.RouteId;
             var started = Stopwatch.GetTimestamp();
-            // Service discovery names resolved destinations "worker0[http://host:port/]": the label keeps the worker's name.
-            string Upstream() => feature.ProxiedDestination?.DestinationId.Split('[')[0] ?? "none";
+            string Upstream() => GatewayMetrics.Upstream(feature.ProxiedDestination);
             var body = http.Response.Body;
             http.Response.Body = new FirstWriteStream(body, () => metrics.FirstByte(route, Upstream(), started));
             metrics.RequestStart(route);

@@ -23,10 +23,15 @@ public static class OpenAiProxyErrors
                 ForwarderError.RequestTimedOut => "The worker did not answer in time.",
                 _ => $"The request could not be forwarded to a worker ({failure.Error}).",
             };
-            await Results.Json(
-                new { error = new { message, type = "server_error", param = (string?)null, code = "upstream_unavailable" } },
-                statusCode: http.Response.StatusCode >= 500 ? http.Response.StatusCode : StatusCodes.Status502BadGateway).ExecuteAsync(http);
+            await WriteAsync(http, http.Response.StatusCode >= 500 ? http.Response.StatusCode : StatusCodes.Status502BadGateway, message, "upstream_unavailable");
         });
         return proxy;
     }
+
+    /// <summary>An OpenAI error object with the status, for what the gateway itself answers.</summary>
+    public static Task WriteAsync(HttpContext http, int status, string message, string code) =>
+        Results.Json(new { error = Error(message, code) }, statusCode: status).ExecuteAsync(http);
+
+    /// <summary>OpenAI's error object, as a whole response or an SSE event carries it.</summary>
+    public static object Error(string message, string code) => new { message, type = "server_error", param = (string?)null, code };
 }

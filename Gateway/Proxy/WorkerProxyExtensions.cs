@@ -1,4 +1,5 @@
 using Gateway.PrefillDecode;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Gateway.Proxy;
 
@@ -13,9 +14,18 @@ public static class WorkerProxyExtensions
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.Configure<PrefillDecodeOptions>(builder.Configuration.GetSection(PrefillDecodeOptions.Section));
         builder.Services.AddSingleton<PrefillDecodeLegs>();
+        builder.Services.Configure<UpstreamOptions>(builder.Configuration.GetSection(UpstreamOptions.Section));
+        builder.Services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, UpstreamHttpClientFactory>();
+        builder.Services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy, FirstFailurePolicy>();
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
-            .AddServiceDiscoveryDestinationResolver();
+            .AddServiceDiscoveryDestinationResolver()
+            .AddTransforms(transforms =>
+            {
+                transforms.AddRequestTransform(ProxiedRequest.MarkStreaming);
+                transforms.AddResponseTransform(RetryBeforeFirstByte.HoldBackGatewayErrors);
+                transforms.AddResponseTransform(BrokenStreamEnding.EndBrokenStreamsWithAnErrorEvent);
+            });
         return builder;
     }
 
@@ -37,6 +47,7 @@ public static class WorkerProxyExtensions
         {
             proxy.UseGatewayMetrics();
             proxy.UseOpenAiProxyErrors();
+            proxy.UseRetryBeforeFirstByte();
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePrefillDecode();

@@ -272,6 +272,14 @@ public static class MetricCatalog
         "Duration of each P/D prefill leg: the prefill worker computing the prompt and answering with its kv_transfer_params.",
         [], MetricGroup.Gateway, Buckets: Buckets.TimeToFirstToken);
 
+    public static readonly MetricFamily GatewayRetries = new("vellum_gateway_retries", MetricKind.Counter,
+        "Requests that failed on a worker before any byte reached the client (refused, reset, no headers in time, 502/503/504) and were sent to another worker, by the worker that failed.",
+        ["upstream"], MetricGroup.Gateway);
+
+    public static readonly MetricFamily GatewayBrokenStreams = new("vellum_gateway_broken_streams", MetricKind.Counter,
+        "Streams whose worker failed after the stream had started: the client got an OpenAI-style error event and the stream ended. By the worker that failed.",
+        ["upstream"], MetricGroup.Gateway);
+
     public static IReadOnlyList<MetricFamily> Families { get; } =
     [
         NumRequestsRunning, NumRequestsWaiting, NumRequestsWaitingByReason, EngineSleepState, KvCacheUsage, CorruptedRequests,
@@ -288,6 +296,7 @@ public static class MetricCatalog
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         WorkerUnhandledErrors,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight, GatewayPrefillDecodeRequests, GatewayPrefillLegTime,
+        GatewayRetries, GatewayBrokenStreams,
     ];
 
     private static readonly Dictionary<string, MetricFamily> ByName = Families.ToDictionary(f => f.Name, StringComparer.Ordinal);

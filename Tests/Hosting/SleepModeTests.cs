@@ -106,7 +106,7 @@ public class SleepMemoryTests
     [Fact]
     public async Task EachSleepLevel_HoldsLessThanTheOneAbove_AndSleepWakeCyclesDoNotGrow()
     {
-        await using var worker = await WorkerProcess.StartAsync($"--model \"{SmallModel.Directory}\" --max-num-seqs 4", ("VLLM_SERVER_DEV_MODE", "1"));
+        await using var worker = await ServiceProcess.StartWorkerAsync($"--model \"{SmallModel.Directory}\" --max-num-seqs 4", ("VLLM_SERVER_DEV_MODE", "1"));
 
         var awake = await ServeThenMeasureAsync(worker);
         var level1 = await SleepAndMeasureAsync(worker, 1);
@@ -131,7 +131,7 @@ public class SleepMemoryTests
             $"after {asleep.Count} more cycles a sleeping worker holds {Mb(asleep[^1])} MB, first {Mb(level2)} MB (weights {Mb(weights)} MB)");
     }
 
-    private static async Task<long> ServeThenMeasureAsync(WorkerProcess worker)
+    private static async Task<long> ServeThenMeasureAsync(ServiceProcess worker)
     {
         var requests = Enumerable.Range(0, 4).Select(async i =>
         {
@@ -142,7 +142,7 @@ public class SleepMemoryTests
         return worker.ResidentBytes();
     }
 
-    private static async Task<long> SleepAndMeasureAsync(WorkerProcess worker, int level)
+    private static async Task<long> SleepAndMeasureAsync(ServiceProcess worker, int level)
     {
         using var response = await worker.Client.PostAsync($"/sleep?level={level}", null, Cancel);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -157,7 +157,7 @@ public class SleepMemoryTests
         return lowest;
     }
 
-    private static async Task WakeAsync(WorkerProcess worker)
+    private static async Task WakeAsync(ServiceProcess worker)
     {
         using var response = await worker.Client.PostAsync("/wake_up", null, Cancel);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+
+namespace Tests.Support;
+
+/// <summary>
+/// A worker or a gateway in a process of its own, started as an operator starts it (vLLM's flags, --urls), for what
+/// only a separate process shows: its resident memory, or what happens when it is killed.
+/// </summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ServiceProcess(Process process, Uri address)
+    {
+        _process = process;
+        Address = address;
+        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public Uri Address { get; }
+
+    public HttpClient Client { get; }
+
+    /// <summary>Starts Worker.dll from the build the tests run in, with <paramref name="environment"/> added; ready once /health answers.</summary>
+    public static Task<ServiceProcess> StartWorkerAsync(string arguments, params (string Name, string Value)[] environment) =>
+        StartAsync("Worker", arguments, Processes.FreeTcpPort(), environment);
+
+    /// <summary>A worker on the tiny model on a given port (to restart one where it was).</summary>
+    public static Task<ServiceProcess> StartTinyWorkerAsync(int port) =>
+        StartAsync("Worker", $"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}", port, []);
+
+    /// <summary>Starts Gateway.dll (built with the AppHost the tests reference) with the given configuration arguments.</summary>
+    public static Task<ServiceProcess> StartGatewayAsync(string arguments) => StartAsync("Gateway", arguments, Processes.FreeTcpPort(), []);
+
+    private static async Task<ServiceProcess> StartAsync(string project, string arguments, int port, (string Name, string Value)[] environment)
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<configuration>/net10.0
+        var output = Path.Combine(Repository.Root, project, "bin", configuration, "net10.0");
+        var address = new Uri($"http://127.0.0.1:{port}");
+        // Its own folder as content root: the service reads its appsettings.json as when it is deployed.
+        var start = new ProcessStartInfo("dotnet", $"\"{Path.Combine(output, project + ".dll")}\" {arguments} --urls {address}")
+        {
+            WorkingDirectory = output,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var started = new ServiceProcess(process, address);
+        var healthy = await Eventually.ReadUntilAsync(async () =>
+        {
+            try
+            {
+                using var response = await started.Client.GetAsync("/health", TestContext.Current.CancellationToken);
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, ok => ok || process.HasExited, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        Assert.True(healthy, $"The {project} process did not become healthy (exited: {process.HasExited}).");
+        return started;
+    }
+
+    /// <summary>Resident memory now, in bytes (VmRSS).</summary>
+    public long ResidentBytes()
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>Kills the process outright (SIGKILL), as a crash or an OOM kill would: no shutdown, no goodbye on its connections.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Processes.StopAsync(_process);
+    }
+}
