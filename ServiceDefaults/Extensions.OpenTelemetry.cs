@@ -4,6 +4,7 @@ using OpenTelemetry;
 using ServiceDefaults.Metrics;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using MetricsContract;
 
 namespace Microsoft.Extensions.Hosting;
 

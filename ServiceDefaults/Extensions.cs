@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ServiceDefaults.Metrics;
+using MetricsContract;
 
 namespace Microsoft.Extensions.Hosting;
 

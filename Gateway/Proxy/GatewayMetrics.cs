@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using ServiceDefaults.Metrics;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
+using MetricsContract;
 
 namespace Gateway.Proxy;
 

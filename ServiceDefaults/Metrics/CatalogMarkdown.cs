@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MetricsContract;
 
 namespace ServiceDefaults.Metrics;
 
@@ -29,7 +30,7 @@ public static class CatalogMarkdown
     private static string Buckets(MetricFamily family) => family.Buckets switch
     {
         null => "",
-        var b when b == ServiceDefaults.Metrics.Buckets.OneTwoFive => "1-2-5 up to max_model_len",
+        var b when b == MetricsContract.Buckets.OneTwoFive => "1-2-5 up to max_model_len",
         var b => string.Join(", ", b.Bounds(0).Select(v => v.ToString(CultureInfo.InvariantCulture))),
     };
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using OpenTelemetry.Metrics;
+using MetricsContract;
 
 namespace ServiceDefaults.Metrics;
 

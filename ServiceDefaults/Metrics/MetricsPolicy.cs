@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using MetricsContract;
 
 namespace ServiceDefaults.Metrics;
 

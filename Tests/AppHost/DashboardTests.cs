@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using ServiceDefaults.Metrics;
 using Tests.Support;
+using MetricsContract;
 
 namespace Tests.AppHost;
 

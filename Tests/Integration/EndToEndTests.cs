@@ -50,6 +50,18 @@ public class EndToEndTests(AppHostFixture system)
     }
 
     [Fact]
+    public async Task Gateway_RefusesABadRequestIdAtTheEdge()
+    {
+        using var gateway = system.CreateClient("gateway");
+        using var response = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Hello", max_tokens = 2 }, requestId: new string('x', 41));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.JsonAsync()).GetProperty("error");
+        Assert.Equal("X-Request-Id", error.GetProperty("param").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+    }
+
+    [Fact]
     public async Task EachWorker_IsAddressableOnItsOwn_AndTheGatewayUsesBoth()
     {
         using var worker0 = system.CreateClient("worker0");

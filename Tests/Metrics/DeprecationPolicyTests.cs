@@ -3,7 +3,8 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using ServiceDefaults.Metrics;
 using Tests.Support;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
+using MetricsContract;
 
 namespace Tests.Metrics;
 

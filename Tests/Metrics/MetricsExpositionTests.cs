@@ -1,7 +1,8 @@
 using System.Net;
 using ServiceDefaults.Metrics;
 using Tests.Support;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
+using MetricsContract;
 
 namespace Tests.Metrics;
 

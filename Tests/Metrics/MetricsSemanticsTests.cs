@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Tests.Support;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
 
 namespace Tests.Metrics;
 

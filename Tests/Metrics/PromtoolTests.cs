@@ -15,7 +15,7 @@ public class PromtoolTests(DedicatedWorkerFixture fixture) : IClassFixture<Dedic
         var promtool = RequiredTool.Find("promtool", "apt-get install -y prometheus");
         using var client = fixture.Worker.CreateClient();
         using var _ = await client.PostJsonAsync("/v1/completions", new { prompt = "Hello", max_tokens = 5, n = 2 });
-        var catalog = string.Join('&', ServiceDefaults.Metrics.MetricCatalog.Families.Select(f => "name[]=" + Uri.EscapeDataString(f.ExposedName)));
+        var catalog = string.Join('&', MetricsContract.MetricCatalog.Families.Select(f => "name[]=" + Uri.EscapeDataString(f.ExposedName)));
         var scrape = await client.GetStringAsync("/metrics?" + catalog, TestContext.Current.CancellationToken);
 
         var (exitCode, output) = await Processes.RunAsync(promtool, "check metrics", scrape);

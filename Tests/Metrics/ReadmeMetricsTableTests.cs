@@ -1,11 +1,12 @@
 using ServiceDefaults.Metrics;
 using Tests.Support;
+using MetricsContract;
 
 namespace Tests.Metrics;
 
 public class ReadmeMetricsTableTests
 {
-    private const string Start = "<!-- metrics-table:start (generated from ServiceDefaults/Metrics/MetricCatalog.cs; VELLUM_UPDATE_DOCS=1 dotnet test rewrites it) -->";
+    private const string Start = "<!-- metrics-table:start (generated from MetricsContract/MetricCatalog.cs; VELLUM_UPDATE_DOCS=1 dotnet test rewrites it) -->";
     private const string End = "<!-- metrics-table:end -->";
 
     [Fact]

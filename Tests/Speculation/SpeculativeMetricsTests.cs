@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Tests.Support;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
 
 namespace Tests.Speculation;
 

@@ -4,6 +4,7 @@ using Worker.Engine.Speculation;
 using Worker.KvTransfer;
 using Worker.Options;
 using Worker.Runner;
+using MetricsContract;
 
 namespace Worker.Hosting;
 

@@ -8,6 +8,7 @@ using Worker.Metrics;
 using ModelBuilder;
 using Worker.Options;
 using Worker.Runner;
+using MetricsContract;
 
 namespace Worker.Hosting;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
 
 namespace Worker.Metrics;
 

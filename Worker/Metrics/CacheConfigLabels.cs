@@ -1,6 +1,7 @@
 using System.Globalization;
 using ServiceDefaults.Metrics;
 using Worker.Engine;
+using MetricsContract;
 
 namespace Worker.Metrics;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics.Metrics;
 using ServiceDefaults.Metrics;
 using Worker.Engine;
-using C = ServiceDefaults.Metrics.MetricCatalog;
+using C = MetricsContract.MetricCatalog;
+using MetricsContract;
 
 namespace Worker.Metrics;
 

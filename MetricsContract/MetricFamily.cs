@@ -1,4 +1,4 @@
-namespace ServiceDefaults.Metrics;
+namespace MetricsContract;
 
 public enum MetricKind
 {

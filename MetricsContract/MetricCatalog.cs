@@ -1,4 +1,4 @@
-namespace ServiceDefaults.Metrics;
+namespace MetricsContract;
 
 /// <summary>
 /// Every metric family the system exposes, once: vLLM's families with vLLM's exact names, types, label keys and

@@ -1,12 +1,16 @@
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 
-namespace Worker.Api;
+namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// Every request has an id: the client's (or the gateway's) X-Request-Id when it sends one, else a new one.
-/// It is echoed in the response header and becomes the base of the response id ("cmpl-&lt;id&gt;").
+/// Every request has an id: the client's X-Request-Id when it sends a valid one (checked at the edge: the gateway
+/// refuses a bad one before any worker sees it), else a new one, set on the request so that a proxy forwards it. It is
+/// echoed in the response with the request's span (traceparent), and the worker makes it the base of the response id
+/// ("cmpl-&lt;id&gt;"). One middleware for the gateway and the worker.
 /// </summary>
-internal static class RequestIds
+public static class RequestIds
 {
     public const string Header = "X-Request-Id";
 
@@ -28,21 +32,31 @@ internal static class RequestIds
         var given = http.Request.Headers[Header].ToString();
         if (given.Length > 0 && !IsValid(given))
         {
-            await ApiException.BadRequest(
-                $"The {Header} header must be 1 to {MaxLength} visible ASCII characters.", Header).ToResult().ExecuteAsync(http);
+            var message = $"The {Header} header must be 1 to {MaxLength} visible ASCII characters.";
+            await Results.Json(new { error = new { message, type = "invalid_request_error", param = Header, code = (string?)null } }, statusCode: 400).ExecuteAsync(http);
             return;
         }
         var id = given.Length > 0 ? given : NewId();
         http.Items[ItemKey] = id;
-        WriteHeaders(http);
+        http.Request.Headers[Header] = id;
+        // At the start, unless what answered set them (a worker's answer through the gateway carries its own).
+        http.Response.OnStarting(() =>
+        {
+            WriteHeaders(http, keepExisting: true);
+            return Task.CompletedTask;
+        });
         await next(http);
     });
 
     /// <summary>The request id and the request's span (W3C Trace Context, so a client can find its trace) on the response.</summary>
-    public static void WriteHeaders(HttpContext http)
+    public static void WriteHeaders(HttpContext http, bool keepExisting = false)
     {
-        http.Response.Headers[Header] = Get(http);
-        if (System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } span)
+        if (!keepExisting || string.IsNullOrEmpty(http.Response.Headers[Header]))
+        {
+            http.Response.Headers[Header] = Get(http);
+        }
+        if (System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } span
+            && (!keepExisting || string.IsNullOrEmpty(http.Response.Headers["traceparent"])))
         {
             http.Response.Headers["traceparent"] = span.Id;
         }

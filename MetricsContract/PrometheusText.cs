@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Tests.Support;
+namespace MetricsContract;
 
 public sealed record Sample(string Name, IReadOnlyDictionary<string, string> Labels, double Value, string? Exemplar);
 

@@ -1,4 +1,4 @@
-namespace ServiceDefaults.Metrics;
+namespace MetricsContract;
 
 /// <summary>Histogram bucket bounds (without +Inf): a fixed list, or vLLM's 1-2-5 series up to max_model_len.</summary>
 public abstract record Buckets
