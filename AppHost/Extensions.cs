@@ -16,12 +16,6 @@ internal static class Extensions
     /// </summary>
     public static IEnumerable<IResourceBuilder<ProjectResource>> AddWorkers(this IDistributedApplicationBuilder builder, string prefix, int count, string? kvRole = null)
     {
-        var settings = new[] { "Worker", "Metrics" }
-            .SelectMany(section => builder.Configuration.GetSection(section).AsEnumerable()
-                .Where(setting => setting.Value is not null)
-                .Select(setting => (Key: setting.Key, setting.Value)))
-            .ToArray();
-
         for (var i = 0; i < count; i++)
         {
             var name = prefix + i;
@@ -29,10 +23,7 @@ internal static class Extensions
             var worker = builder.AddProject<Projects.Worker>(name, launchProfileName: null)
                 .WithHttpEndpoint(name: "http")
                 .WithHttpHealthCheck("/health");
-            foreach (var (key, value) in settings)
-            {
-                worker.WithEnvironment(key.Replace(":", "__"), value);
-            }
+            worker.WithSettings(builder, "Worker", "Metrics");
             if (kvRole is not null)
             {
                 worker.WithEnvironment("Worker__KvTransferConfig", KvTransferConfig(builder, worker, kvRole));
@@ -57,6 +48,17 @@ internal static class Extensions
         }
         worker.WithEndpoint(targetPort: DeployedKvPort, scheme: "tcp", name: "kv");
         return $$$"""{"kv_connector":"TcpKvConnector","kv_role":"{{{kvRole}}}","kv_ip":"0.0.0.0","kv_port":{{{DeployedKvPort}}},"kv_connector_extra_config":{"advertise_host":"{{{worker.Resource.Name}}}"}}""";
+    }
+
+    /// <summary>Passes the AppHost's settings under <paramref name="sections"/> (--Metrics:EnableExemplars true) to a service, as environment variables.</summary>
+    public static IResourceBuilder<ProjectResource> WithSettings(this IResourceBuilder<ProjectResource> service, IDistributedApplicationBuilder builder,
+        params string[] sections)
+    {
+        foreach (var setting in sections.SelectMany(section => builder.Configuration.GetSection(section).AsEnumerable()).Where(setting => setting.Value is not null))
+        {
+            service.WithEnvironment(setting.Key.Replace(":", "__"), setting.Value);
+        }
+        return service;
     }
 
     /// <summary>Registers a worker as a destination of one of the gateway's clusters ("workers", or "prefill" in P/D) and starts the gateway after it.</summary>

@@ -5,7 +5,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithHttpHealthCheck("/health")
-    .WithExternalHttpEndpoints();
+    .WithExternalHttpEndpoints()
+    .WithSettings(builder, "Metrics", "Upstream", "Routing", "PrefillDecode");
 
 // "WorkerCount" workers serve every request; with "PrefillWorkerCount" > 0 the topology is P/D: those workers become the
 // decode pool (kv_consumer) and the gateway prefills long prompts on the prefill workers (kv_producer) first.

@@ -280,6 +280,10 @@ public static class MetricCatalog
         "Streams whose worker failed after the stream had started: the client got an OpenAI-style error event and the stream ended. By the worker that failed.",
         ["upstream"], MetricGroup.Gateway);
 
+    public static readonly MetricFamily GatewayRoutingDecisions = new("vellum_gateway_routing_decisions", MetricKind.Counter,
+        "Workers the load-aware policy picked, by why: prefix (it most likely holds the prompt's prefix), load (the least loaded by its own fresh signals), least_in_flight (a signal was stale: fewest requests in flight from the gateway), only (one worker available).",
+        ["reason"], MetricGroup.Gateway, LabelValues: Values("reason", "prefix", "load", "least_in_flight", "only"));
+
     public static IReadOnlyList<MetricFamily> Families { get; } =
     [
         NumRequestsRunning, NumRequestsWaiting, NumRequestsWaitingByReason, EngineSleepState, KvCacheUsage, CorruptedRequests,
@@ -296,7 +300,7 @@ public static class MetricCatalog
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         WorkerUnhandledErrors,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight, GatewayPrefillDecodeRequests, GatewayPrefillLegTime,
-        GatewayRetries, GatewayBrokenStreams,
+        GatewayRetries, GatewayBrokenStreams, GatewayRoutingDecisions,
     ];
 
     private static readonly Dictionary<string, MetricFamily> ByName = Families.ToDictionary(f => f.Name, StringComparer.Ordinal);

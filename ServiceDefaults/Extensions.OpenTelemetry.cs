@@ -31,7 +31,9 @@ public static partial class Extensions
                 .AddAspNetCoreInstrumentation(aspNet =>
                     // Probes and scrapes would drown the request traces.
                     aspNet.Filter = context => !IsInfrastructurePath(context.Request.Path))
-                .AddHttpClientInstrumentation());
+                // The gateway's health probes and load polls too, on the client side.
+                .AddHttpClientInstrumentation(http =>
+                    http.FilterHttpRequestMessage = request => request.RequestUri is not { } uri || !IsInfrastructurePath(uri.AbsolutePath)));
 
         builder.AddOpenTelemetryExporters();
         return builder;
@@ -57,6 +59,8 @@ public static partial class Extensions
                 prometheus.TargetInfoEnabled = false;
                 prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
             });
+
+    private static bool IsInfrastructurePath(string path) => IsInfrastructurePath(new Microsoft.AspNetCore.Http.PathString(path));
 
     private static bool IsInfrastructurePath(Microsoft.AspNetCore.Http.PathString path) =>
         path.StartsWithSegments(HealthEndpointPath) || path.StartsWithSegments(AlivenessEndpointPath) || path.StartsWithSegments(ScrapeEndpoint.Path);

@@ -15,6 +15,7 @@ builder.AddEngine();
 
 var app = builder.Build();
 app.UseRequestIds();
+app.UseEndpointLoadMetrics();
 app.UseLastResortErrors();
 app.MapDefaultEndpoints();
 app.MapOpenAiApi();

@@ -15,11 +15,15 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _timeToFirstByte;
     private readonly UpDownCounter<long> _inFlight;
-    private readonly Counter<long> _prefillDecode, _retries, _brokenStreams;
+    private readonly Counter<long> _prefillDecode, _retries, _brokenStreams, _routed;
     private readonly Histogram<double> _prefillLeg;
 
-    public GatewayMetrics(IMeterFactory meterFactory)
+    private readonly bool _exemplars;
+
+    /// <param name="policy">--enable-exemplars: request-level observations carry the request id (as the worker's do).</param>
+    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy)
     {
+        _exemplars = policy.EnableExemplars;
         var meter = meterFactory.Create(C.VellumMeter);
         _requests = meter.CreateCounter<long>(C.GatewayRequests.Name, description: C.GatewayRequests.Description);
         _timeToFirstByte = meter.CreateHistogram<double>(C.GatewayUpstreamTimeToFirstByte.Name, description: C.GatewayUpstreamTimeToFirstByte.Description);
@@ -28,7 +32,15 @@ public sealed class GatewayMetrics
         _prefillLeg = meter.CreateHistogram<double>(C.GatewayPrefillLegTime.Name, description: C.GatewayPrefillLegTime.Description);
         _retries = meter.CreateCounter<long>(C.GatewayRetries.Name, description: C.GatewayRetries.Description);
         _brokenStreams = meter.CreateCounter<long>(C.GatewayBrokenStreams.Name, description: C.GatewayBrokenStreams.Description);
+        _routed = meter.CreateCounter<long>(C.GatewayRoutingDecisions.Name, description: C.GatewayRoutingDecisions.Description);
+        foreach (var reason in C.GatewayRoutingDecisions.EnumeratedLabels["reason"])
+        {
+            _routed.Add(0, new KeyValuePair<string, object?>("reason", reason));
+        }
     }
+
+    /// <summary>The load-aware policy picked a worker, and why.</summary>
+    public void Routed(string reason) => _routed.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>The worker a destination is: service discovery names resolved destinations "worker0[http://host:port/]".</summary>
     public static string Upstream(Yarp.ReverseProxy.Model.DestinationState? destination) => destination?.DestinationId.Split('[')[0] ?? "none";
@@ -54,16 +66,19 @@ public sealed class GatewayMetrics
 
     public void RequestStart(string route) => _inFlight.Add(1, new KeyValuePair<string, object?>("route", route));
 
-    public void FirstByte(string route, string upstream, long startTimestamp) =>
+    public void FirstByte(string route, string upstream, long startTimestamp, string? requestId) =>
         _timeToFirstByte.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
-            new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("upstream", upstream));
+            Tags(requestId, new("route", route), new("upstream", upstream)));
 
-    public void RequestStop(string route, int status, string upstream)
+    public void RequestStop(string route, int status, string upstream, string? requestId)
     {
         _inFlight.Add(-1, new KeyValuePair<string, object?>("route", route));
-        _requests.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("status", status.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            new KeyValuePair<string, object?>("upstream", upstream));
+        _requests.Add(1, Tags(requestId, new("route", route), new("status", status.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("upstream", upstream)));
     }
+
+    /// <summary>The series labels, plus request_id when exemplars are on: the view keeps only the catalog's label keys, so it becomes the exemplar's.</summary>
+    private KeyValuePair<string, object?>[] Tags(string? requestId, params KeyValuePair<string, object?>[] labels) =>
+        _exemplars && requestId is not null ? [.. labels, new("request_id", requestId)] : labels;
 }
 
 public static class GatewayMetricsMiddleware
@@ -79,7 +94,8 @@ public static class GatewayMetricsMiddleware
             var started = Stopwatch.GetTimestamp();
             string Upstream() => GatewayMetrics.Upstream(feature.ProxiedDestination);
             var body = http.Response.Body;
-            http.Response.Body = new FirstWriteStream(body, () => metrics.FirstByte(route, Upstream(), started));
+            var requestId = RequestIds.Find(http);
+            http.Response.Body = new FirstWriteStream(body, () => metrics.FirstByte(route, Upstream(), started, requestId));
             metrics.RequestStart(route);
             try
             {
@@ -88,7 +104,7 @@ public static class GatewayMetricsMiddleware
             finally
             {
                 http.Response.Body = body;
-                metrics.RequestStop(route, http.Response.StatusCode, Upstream());
+                metrics.RequestStop(route, http.Response.StatusCode, Upstream(), requestId);
             }
         });
         return proxy;

@@ -1,4 +1,5 @@
 using Gateway.PrefillDecode;
+using Gateway.Routing;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Gateway.Proxy;
@@ -17,12 +18,18 @@ public static class WorkerProxyExtensions
         builder.Services.Configure<UpstreamOptions>(builder.Configuration.GetSection(UpstreamOptions.Section));
         builder.Services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, UpstreamHttpClientFactory>();
         builder.Services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy, FirstFailurePolicy>();
+        builder.Services.Configure<RoutingOptions>(builder.Configuration.GetSection(RoutingOptions.Section));
+        builder.Services.AddSingleton<WorkerLoads>();
+        builder.Services.AddSingleton<Yarp.ReverseProxy.LoadBalancing.ILoadBalancingPolicy, LoadAwarePolicy>();
+        builder.Services.AddHostedService<WorkerLoadPoller>();
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddServiceDiscoveryDestinationResolver()
             .AddTransforms(transforms =>
             {
                 transforms.AddRequestTransform(ProxiedRequest.MarkStreaming);
+                transforms.AddRequestTransform(EndpointLoadReports.Ask);
+                transforms.AddResponseTransform(EndpointLoadReports.Read);
                 transforms.AddResponseTransform(RetryBeforeFirstByte.HoldBackGatewayErrors);
                 transforms.AddResponseTransform(BrokenStreamEnding.EndBrokenStreamsWithAnErrorEvent);
             });

@@ -50,6 +50,21 @@ public class EndToEndTests(AppHostFixture system)
     }
 
     [Fact]
+    public async Task GatewayMetrics_CarryTheRequestIdAsExemplar()
+    {
+        using var gateway = system.CreateClient("gateway");
+        using (var response = await gateway.PostJsonAsync("/v1/completions", new { prompt = "Exemplar", max_tokens = 2 }, requestId: "gw-exemplar-1"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var families = await Eventually.ReadUntilAsync(gateway.OpenMetricsAsync,
+            f => f["vellum_gateway_upstream_time_to_first_byte_seconds"].Samples.Any(s => s.Exemplar?.Contains("request_id=\"gw-exemplar-1\"") == true),
+            TimeSpan.FromSeconds(5));
+        Assert.Contains(families["vellum_gateway_upstream_time_to_first_byte_seconds"].Samples, s => s.Exemplar?.Contains("request_id=\"gw-exemplar-1\"") == true);
+    }
+
+    [Fact]
     public async Task Gateway_RefusesABadRequestIdAtTheEdge()
     {
         using var gateway = system.CreateClient("gateway");

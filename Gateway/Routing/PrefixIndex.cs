@@ -1,15 +1,20 @@
 using System.Collections.Concurrent;
 
-namespace Gateway.PrefillDecode;
+namespace Gateway.Routing;
 
 /// <summary>
-/// llm-d's approximate prefix-cache view: chained hashes of the block-aligned token chunks of prompts the gateway has
-/// sent to each decode worker, most recent kept, so it can estimate how much of a new prompt a worker already holds
-/// without asking it. An estimate: the worker may have evicted what the gateway remembers.
+/// llm-d's approximate prefix-cache view: chained hashes of the block-aligned chunks of prompts (token ids, or characters)
+/// the gateway has sent to each worker, most recent kept, so it can estimate how much of a new prompt a worker already
+/// holds without asking it. An estimate: the worker may have evicted what the gateway remembers.
 /// </summary>
 internal sealed class PrefixIndex(int blockSize, int blocksPerWorker = 1 << 16)
 {
     private readonly ConcurrentDictionary<string, RecentBlocks> _workers = new();
+
+    /// <summary>The worker holding the longest part of the prompt (at least one chunk), if any.</summary>
+    public string? Best(IEnumerable<string> workers, IReadOnlyList<int> tokens) =>
+        workers.Select(worker => (Worker: worker, Matched: MatchedTokens(worker, tokens))).Where(w => w.Matched > 0)
+            .OrderByDescending(w => w.Matched).Select(w => w.Worker).FirstOrDefault();
 
     /// <summary>Leading prompt tokens, in whole blocks, that the worker probably has cached.</summary>
     public int MatchedTokens(string worker, IReadOnlyList<int> tokens)

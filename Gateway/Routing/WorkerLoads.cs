@@ -1,0 +1,42 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Routing;
+
+/// <summary>A worker's load as it reported it: the model-server protocol's three signals, and when they were read.</summary>
+public sealed record WorkerLoad(double Waiting, double Running, double KvCacheUsage, long ReadAt)
+{
+    /// <summary>
+    /// What a new request would wait behind: a waiting request costs a whole turn, a running one a share of each step,
+    /// a nearly full KV cache preemptions to come; requests the gateway sent since the reading are not in it yet.
+    /// </summary>
+    public double Cost(int sentSinceReading) => 4 * Waiting + Running + 8 * KvCacheUsage + sentSinceReading;
+}
+
+/// <summary>
+/// The latest load of each worker (by its address), from the poller and from the endpoint-load-metrics headers of
+/// its answers, with the gateway's in-flight count at that moment (what was sent after is added to its cost).
+/// </summary>
+public sealed class WorkerLoads(IOptions<RoutingOptions> options)
+{
+    private readonly ConcurrentDictionary<string, (WorkerLoad Load, int InFlight)> _loads = new();
+
+    public void Report(string address, WorkerLoad load, int inFlight) =>
+        _loads.AddOrUpdate(address, (load, inFlight), (_, old) => old.Load.ReadAt > load.ReadAt ? old : (load, inFlight));
+
+    /// <summary>The worker's cost for one more request, or null when its reading is missing or stale.</summary>
+    public double? Cost(string address, int inFlightNow)
+    {
+        if (!_loads.TryGetValue(address, out var entry) || Stopwatch.GetElapsedTime(entry.Load.ReadAt) > options.Value.StaleAfter)
+        {
+            return null;
+        }
+        return entry.Load.Cost(Math.Max(0, inFlightNow - entry.InFlight));
+    }
+
+    /// <summary>Whether a fresh reading says the worker is saturated (queue or KV cache past the thresholds).</summary>
+    public bool IsSaturated(string address) =>
+        _loads.TryGetValue(address, out var entry) && Stopwatch.GetElapsedTime(entry.Load.ReadAt) <= options.Value.StaleAfter
+        && (entry.Load.Waiting > options.Value.SaturatedWaiting || entry.Load.KvCacheUsage > options.Value.SaturatedKvCacheUsage);
+}
