@@ -1,11 +1,16 @@
+using Gateway.Access;
 using Gateway.Proxy;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddWorkerProxy();
+builder.Services.Configure<AccessOptions>(builder.Configuration.GetSection(AccessOptions.Section));
+builder.Services.AddSingleton<ApiKeyGate>();
 
 var app = builder.Build();
 app.UseRequestIds();
+app.Use(app.Services.GetRequiredService<ApiKeyGate>().InvokeAsync);
 app.MapDefaultEndpoints();
+app.MapFleetModels();
 app.MapWorkerProxy();
 app.Run();

@@ -1,0 +1,154 @@
+using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using Gateway.Proxy;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Access;
+
+/// <summary>
+/// Optional API keys on /v1: "Authorization: Bearer KEY", compared in constant time (against SHA-256 digests, so
+/// neither a key's bytes nor its length leak through timing); missing or wrong → 401 with OpenAI's invalid_api_key
+/// error. Each key has its own per-minute limits on requests and on tokens (prompt characters ÷ 4 plus max_tokens, as a
+/// request is weighed before it runs), from ASP.NET Core's rate limiters; past either → 429 with Retry-After and
+/// OpenAI's rate_limit_exceeded error. Health, metrics and the catalog stay open to the orchestrator and Prometheus.
+/// </summary>
+internal sealed class ApiKeyGate : IDisposable
+{
+    private readonly FrozenDictionary<string, ApiKey> _keys;
+    private readonly PartitionedRateLimiter<ApiKey> _requests;
+    private readonly PartitionedRateLimiter<ApiKey> _tokens;
+
+    public ApiKeyGate(IOptions<AccessOptions> options)
+    {
+        var settings = options.Value;
+        var keys = settings.ApiKeys.Concat(ReadFile(settings.ApiKeysFile)).Where(k => k.Key.Length > 0).ToArray();
+        foreach (var key in keys)
+        {
+            key.Name ??= "key-" + Convert.ToHexStringLower(Digest(key.Key))[..8];
+            key.RequestsPerMinute ??= settings.RequestsPerMinute;
+            key.TokensPerMinute ??= settings.TokensPerMinute;
+        }
+        _keys = keys.ToFrozenDictionary(k => Convert.ToHexString(Digest(k.Key)));
+        _requests = PartitionedRateLimiter.Create<ApiKey, string>(key => key.RequestsPerMinute is { } limit
+            ? RateLimitPartition.GetFixedWindowLimiter(key.Name!, _ => Window(limit))
+            : RateLimitPartition.GetNoLimiter(key.Name!));
+        _tokens = PartitionedRateLimiter.Create<ApiKey, string>(key => key.TokensPerMinute is { } limit
+            ? RateLimitPartition.GetFixedWindowLimiter(key.Name!, _ => Window(limit))
+            : RateLimitPartition.GetNoLimiter(key.Name!));
+    }
+
+    public bool Enabled => _keys.Count > 0;
+
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        if (!Enabled || !http.Request.Path.StartsWithSegments("/v1"))
+        {
+            await next(http);
+            return;
+        }
+        if (Find(http.Request.Headers.Authorization.ToString()) is not { } key)
+        {
+            await Refuse(http, 401, "invalid_request_error", "invalid_api_key",
+                "Incorrect API key provided. Send it as 'Authorization: Bearer YOUR_KEY'.");
+            return;
+        }
+        using var request = _requests.AttemptAcquire(key);
+        if (!request.IsAcquired)
+        {
+            await TooMany(http, request, "requests", $"Rate limit reached for {key.Name} on requests per minute: limit {key.RequestsPerMinute}.");
+            return;
+        }
+        var weight = await WeighAsync(http);
+        using var tokens = _tokens.AttemptAcquire(key, key.TokensPerMinute is { } limit ? Math.Min(weight, limit) : weight);
+        if (!tokens.IsAcquired || key.TokensPerMinute is { } most && weight > most)
+        {
+            await TooMany(http, tokens, "tokens", $"Rate limit reached for {key.Name} on tokens per minute: limit {key.TokensPerMinute}, requested {weight}.");
+            return;
+        }
+        await next(http);
+    }
+
+    /// <summary>The key the header names, compared digest to digest in constant time; null when it names none.</summary>
+    private ApiKey? Find(string authorization)
+    {
+        if (!authorization.StartsWith("Bearer ", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var digest = Digest(authorization[7..].Trim());
+        ApiKey? found = null;
+        foreach (var (known, key) in _keys)
+        {
+            if (CryptographicOperations.FixedTimeEquals(Convert.FromHexString(known), digest))
+            {
+                found = key;
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Tokens a request may use: its prompt's characters ÷ 4 (no tokenizer here) plus the output it asks for.</summary>
+    private static async Task<int> WeighAsync(HttpContext http)
+    {
+        if (!HttpMethods.IsPost(http.Request.Method))
+        {
+            return 1;
+        }
+        http.Request.EnableBuffering();
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+            var root = body.RootElement;
+            var output = root.TryGetProperty("max_completion_tokens", out var completion) && completion.TryGetInt32(out var c) ? c
+                : root.TryGetProperty("max_tokens", out var max) && max.TryGetInt32(out var m) ? m
+                : 16;
+            var prompt = root.TryGetProperty("messages", out var messages) ? messages.GetRawText().Length
+                : root.TryGetProperty("prompt", out var p) ? p.GetRawText().Length
+                : 0;
+            return Math.Max(1, prompt / 4 + output);
+        }
+        catch (JsonException)
+        {
+            return 1; // the worker refuses it with the reason
+        }
+        finally
+        {
+            http.Request.Body.Position = 0;
+        }
+    }
+
+    private static Task TooMany(HttpContext http, RateLimitLease lease, string type, string message)
+    {
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retryAfter.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Refuse(http, 429, type, "rate_limit_exceeded", message);
+    }
+
+    private static Task Refuse(HttpContext http, int status, string type, string code, string message) =>
+        Results.Json(new { error = new { message, type, param = (string?)null, code } }, statusCode: status).ExecuteAsync(http);
+
+    private static FixedWindowRateLimiterOptions Window(int permits) => new()
+    {
+        PermitLimit = permits,
+        Window = TimeSpan.FromMinutes(1),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    };
+
+    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    private static IEnumerable<ApiKey> ReadFile(string? path) => path is null ? [] : File.ReadLines(path)
+        .Select(line => line.Trim())
+        .Where(line => line.Length > 0 && !line.StartsWith('#'))
+        .Select(line => line.Split(' ', 2, StringSplitOptions.TrimEntries))
+        .Select(parts => new ApiKey { Key = parts[0], Name = parts.Length > 1 ? parts[1] : null });
+
+    public void Dispose()
+    {
+        _requests.Dispose();
+        _tokens.Dispose();
+    }
+}
