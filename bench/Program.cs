@@ -11,6 +11,7 @@ return args.FirstOrDefault() switch
     "long-prompt" => await LongPromptBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "kv-transfer" => await KvTransferBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "mixed-load" => await MixedLoadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "multi-turn" => await MultiTurnBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
 
@@ -21,6 +22,7 @@ static int Usage()
           vellum-bench serve    --base-url URL --model NAME [--num-prompts 100] [--max-concurrency C | --request-rate R]
                                 [--input-words 32] [--output-len 128] [--endpoint completions|chat] [--seed 0] [--result-file F]
                                 [--dataset random|repeat] [--scrape-url URL --scrape-rate 20 --scrape-format text|openmetrics]
+                                [--long-fraction F --long-output-len N]   (a skewed workload) [--prompt-seed S]
           vellum-bench generate --model-dir DIR [--input-words 32] [--output-len 128] [--num-prompts 5]
           vellum-bench overhead --model-dir DIR --base-url URL --model NAME [--input-words 32] [--output-len 256] [--rounds 3]
           vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]
@@ -28,6 +30,7 @@ static int Usage()
           vellum-bench stop-strings --base-url URL --model NAME [--stop-strings 100000] [--n 16] [--samples 15]
           vellum-bench long-prompt --base-url URL --model NAME [--streams 4] [--long-words 670] [--seed 1]
           vellum-bench kv-transfer --prefill-url URL --decode-url URL --model NAME [--prompt-words 100,300,700] [--rounds 3]
+          vellum-bench multi-turn --base-url URL --model NAME [--chats 6] [--turns 4] [--question-words 40] [--output-len 16] [--seed 1]
           vellum-bench mixed-load --base-url URL --model NAME [--streams 4] [--output-len 300] [--long-prompts 6] [--long-words 500] [--interval-s 2]
         """);
     return 2;

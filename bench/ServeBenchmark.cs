@@ -18,7 +18,8 @@ internal static class ServeBenchmark
         var rate = args.Double("request-rate");
         var outputLength = args.Int("output-len", 128);
         var seed = args.Int("seed", 0);
-        var prompts = Prompts.Generate(count, args.Int("input-words", 32), seed, args.String("dataset", "random"));
+        // --prompt-seed: other prompt texts with the same arrivals and lengths (what another run's prefix cache cannot serve).
+        var prompts = Prompts.Generate(count, args.Int("input-words", 32), args.Int("prompt-seed", seed), args.String("dataset", "random"));
 
         using var http = StreamingClient.CreateHttpClient();
         var client = new StreamingClient(http, baseUrl, model, args.String("endpoint", "completions"));
@@ -27,7 +28,11 @@ internal static class ServeBenchmark
         using var stopScraping = new CancellationTokenSource();
         var poller = args.Optional("scrape-url") is { } scrapeUrl ? new ScrapePoller(http, scrapeUrl, args.Double("scrape-rate") ?? 20, args.String("scrape-format", "text") == "openmetrics") : null;
         var polling = poller?.RunAsync(stopScraping.Token) ?? Task.CompletedTask;
-        var summary = await MeasureAsync(client, prompts, outputLength, concurrency, rate, seed);
+        // --long-fraction F --long-output-len N: a skewed workload, a fraction of the requests asking for much longer outputs.
+        var skew = new Random(seed + 1);
+        var longFraction = args.Double("long-fraction") ?? 0;
+        var lengths = prompts.Select(_ => skew.NextDouble() < longFraction ? args.Int("long-output-len", outputLength * 10) : outputLength).ToArray();
+        var summary = await MeasureAsync(client, prompts, lengths, concurrency, rate, seed);
         await stopScraping.CancelAsync();
         await polling;
 
@@ -49,13 +54,14 @@ internal static class ServeBenchmark
         return summary.Failed == 0 ? 0 : 1;
     }
 
-    public static async Task<ServeSummary> MeasureAsync(StreamingClient client, string[] prompts, int outputLength, int concurrency, double? rate, int seed)
+    /// <param name="outputLengths">Each prompt's max_tokens.</param>
+    public static async Task<ServeSummary> MeasureAsync(StreamingClient client, string[] prompts, int[] outputLengths, int concurrency, double? rate, int seed)
     {
         using var gate = new SemaphoreSlim(concurrency > 0 ? concurrency : prompts.Length);
         var arrivals = new Random(seed);
         var clock = Stopwatch.StartNew();
         var tasks = new List<Task<RequestResult>>();
-        foreach (var prompt in prompts)
+        foreach (var (prompt, outputLength) in prompts.Zip(outputLengths))
         {
             if (rate is { } perSecond and > 0)
             {

@@ -23,7 +23,9 @@ internal sealed partial class WorkerLoadPoller(IProxyStateLookup proxyState, Wor
         using var timer = new PeriodicTimer(options.Value.PollInterval);
         do
         {
-            var destinations = proxyState.GetClusters().SelectMany(c => c.Destinations.Values).ToArray();
+            // Only the clusters that route by load are read: a poll costs the worker a scrape.
+            var destinations = proxyState.GetClusters().Where(c => c.Model.Config.LoadBalancingPolicy == LoadAwarePolicy.PolicyName)
+                .SelectMany(c => c.Destinations.Values).ToArray();
             await Task.WhenAll(destinations.Select(d => PollAsync(d, stoppingToken)));
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
