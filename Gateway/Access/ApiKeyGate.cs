@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Threading.RateLimiting;
 using Gateway.Proxy;
 using Microsoft.Extensions.Options;
@@ -61,7 +60,8 @@ internal sealed class ApiKeyGate : IDisposable
             await TooMany(http, request, "requests", $"Rate limit reached for {key.Name} on requests per minute: limit {key.RequestsPerMinute}.");
             return;
         }
-        var weight = await WeighAsync(http);
+        await ProxiedRequest.BufferAsync(http);
+        var weight = ProxiedRequest.TokenWeight(http);
         using var tokens = _tokens.AttemptAcquire(key, key.TokensPerMinute is { } limit ? Math.Min(weight, limit) : weight);
         if (!tokens.IsAcquired || key.TokensPerMinute is { } most && weight > most)
         {
@@ -88,36 +88,6 @@ internal sealed class ApiKeyGate : IDisposable
             }
         }
         return found;
-    }
-
-    /// <summary>Tokens a request may use: its prompt's characters ÷ 4 (no tokenizer here) plus the output it asks for.</summary>
-    private static async Task<int> WeighAsync(HttpContext http)
-    {
-        if (!HttpMethods.IsPost(http.Request.Method))
-        {
-            return 1;
-        }
-        http.Request.EnableBuffering();
-        try
-        {
-            using var body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
-            var root = body.RootElement;
-            var output = root.TryGetProperty("max_completion_tokens", out var completion) && completion.TryGetInt32(out var c) ? c
-                : root.TryGetProperty("max_tokens", out var max) && max.TryGetInt32(out var m) ? m
-                : 16;
-            var prompt = root.TryGetProperty("messages", out var messages) ? messages.GetRawText().Length
-                : root.TryGetProperty("prompt", out var p) ? p.GetRawText().Length
-                : 0;
-            return Math.Max(1, prompt / 4 + output);
-        }
-        catch (JsonException)
-        {
-            return 1; // the worker refuses it with the reason
-        }
-        finally
-        {
-            http.Request.Body.Position = 0;
-        }
     }
 
     private static Task TooMany(HttpContext http, RateLimitLease lease, string type, string message)

@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text.Json;
+using MetricsContract;
 using Worker.Hosting;
 
 namespace Worker.Api;
@@ -11,12 +10,9 @@ namespace Worker.Api;
 /// </summary>
 internal static class EndpointLoadMetrics
 {
-    public const string FormatHeader = "endpoint-load-metrics-format";
-    public const string Header = "endpoint-load-metrics";
-
     public static IApplicationBuilder UseEndpointLoadMetrics(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
-        var format = http.Request.Headers[FormatHeader].ToString().ToLowerInvariant();
+        var format = http.Request.Headers[EndpointLoadReport.FormatHeader].ToString().ToLowerInvariant();
         if (format is "text" or "json")
         {
             var host = http.RequestServices.GetRequiredService<EngineHost>();
@@ -24,19 +20,11 @@ internal static class EndpointLoadMetrics
             {
                 if (host.Snapshot is { } snapshot)
                 {
-                    http.Response.Headers[Header] = Report(format, snapshot.KvCacheUsage, snapshot.Waiting, snapshot.Running);
+                    http.Response.Headers[EndpointLoadReport.Header] = new EndpointLoadReport(snapshot.KvCacheUsage, snapshot.Waiting, snapshot.Running).Format(format);
                 }
                 return Task.CompletedTask;
             });
         }
         await next(http);
     });
-
-    public static string Report(string format, double kvCacheUsage, int waiting, int running)
-    {
-        var metrics = new (string Name, double Value)[] { ("kv_cache_usage_perc", kvCacheUsage), ("num_requests_waiting", waiting), ("num_requests_running", running) };
-        return format == "json"
-            ? "JSON " + JsonSerializer.Serialize(new { named_metrics = metrics.ToDictionary(m => m.Name, m => m.Value) })
-            : "TEXT " + string.Join(", ", metrics.Select(m => string.Create(CultureInfo.InvariantCulture, $"named_metrics.{m.Name}={m.Value}")));
-    }
 }

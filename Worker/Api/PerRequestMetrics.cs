@@ -10,7 +10,7 @@ namespace Worker.Api;
 /// tokens per second = output tokens ÷ (last token − arrival).
 /// </summary>
 internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond,
-    object? SpeculativeDecoding, object? KvTransfer = null, double KvTransferMs = 0)
+    object? SpeculativeDecoding, KvTransferSummary? KvTransfer = null)
 {
     public static PerRequestMetrics From(RequestArrival arrival, IReadOnlyList<FinishedSequence> sequences)
     {
@@ -27,18 +27,8 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
             MeanItlMs: decodeIntervals == 0 ? 0 : decodeSeconds / decodeIntervals * 1000,
             TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd,
             SpeculativeDecoding: Speculation(sequences),
-            KvTransfer: Transfer(sequences),
-            KvTransferMs: sequences.Sum(s => s.KvTransfer?.Seconds ?? 0) * 1000);
+            KvTransfer: KvTransferSummary.Of(sequences));
     }
-
-    /// <summary>The prompt KV read from a prefill worker (P/D): tokens, bytes and the read's duration.</summary>
-    private static object? Transfer(IReadOnlyList<FinishedSequence> sequences) =>
-        sequences.All(s => s.KvTransfer is null) ? null : new
-        {
-            external_prompt_tokens = sequences.Sum(s => s.ExternalPromptTokens),
-            bytes = sequences.Sum(s => s.KvTransfer?.Bytes ?? 0),
-            transfer_ms = Math.Round(sequences.Sum(s => s.KvTransfer?.Seconds ?? 0) * 1000, 3),
-        };
 
     /// <summary>vLLM's per-request spec-decode statistics (PR #48915's shape), over the response's sequences.</summary>
     private static object? Speculation(IReadOnlyList<FinishedSequence> sequences)
@@ -77,9 +67,14 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
         {
             body["speculative_decoding"] = SpeculativeDecoding;
         }
-        if (KvTransfer is not null)
+        if (KvTransfer is { } transfer)
         {
-            body["kv_transfer"] = KvTransfer;
+            body["kv_transfer"] = new
+            {
+                external_prompt_tokens = transfer.ExternalPromptTokens,
+                bytes = transfer.Bytes,
+                transfer_ms = Math.Round(transfer.TransferMs, 3),
+            };
         }
         return body;
     }
@@ -87,5 +82,13 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
     /// <summary>The W3C Server-Timing header: browsers' and proxies' tools show it without parsing the body.</summary>
     public string ToServerTiming() => string.Create(CultureInfo.InvariantCulture,
         $"queue;dur={QueueMs:F3}, ttft;dur={TimeToFirstTokenMs:F3}, generation;dur={GenerationMs:F3}, itl;dur={MeanItlMs:F3}")
-        + (KvTransfer is null ? "" : string.Create(CultureInfo.InvariantCulture, $", kv_transfer;dur={KvTransferMs:F3}"));
+        + (KvTransfer is null ? "" : string.Create(CultureInfo.InvariantCulture, $", kv_transfer;dur={KvTransfer.TransferMs:F3}"));
+}
+
+/// <summary>The prompt KV a response's sequences read from a prefill worker (P/D): tokens, bytes and the reads' duration.</summary>
+internal sealed record KvTransferSummary(int ExternalPromptTokens, long Bytes, double TransferMs)
+{
+    public static KvTransferSummary? Of(IReadOnlyList<FinishedSequence> sequences) =>
+        sequences.All(s => s.KvTransfer is null) ? null : new KvTransferSummary(
+            sequences.Sum(s => s.ExternalPromptTokens), sequences.Sum(s => s.KvTransfer?.Bytes ?? 0), sequences.Sum(s => s.KvTransfer?.Seconds ?? 0) * 1000);
 }
