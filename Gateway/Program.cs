@@ -1,5 +1,6 @@
 using Gateway.Access;
 using Gateway.Proxy;
+using Gateway.Routing;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -12,5 +13,6 @@ app.UseRequestIds();
 app.Use(app.Services.GetRequiredService<ApiKeyGate>().InvokeAsync);
 app.MapDefaultEndpoints();
 app.MapFleetModels();
+app.MapRoutingLoads();
 app.MapWorkerProxy();
 app.Run();

@@ -23,6 +23,7 @@ app.MapTokenizeApi();
 if (ServerDevMode.IsEnabled(app.Configuration))
 {
     app.MapSleepApi();
+    app.MapPauseApi();
 }
 app.Run();
 return Environment.ExitCode;

@@ -35,8 +35,19 @@ public sealed class WorkerLoads(IOptions<RoutingOptions> options)
         return entry.Load.Cost(Math.Max(0, inFlightNow - entry.InFlight));
     }
 
+    /// <summary>Each worker's latest reading, its age and whether it is still trusted: what routing decides on now.</summary>
+    public IEnumerable<WorkerReading> Readings() => _loads.Select(entry =>
+    {
+        var age = Stopwatch.GetElapsedTime(entry.Value.Load.ReadAt);
+        return new WorkerReading(entry.Key, entry.Value.Load.Waiting, entry.Value.Load.Running, entry.Value.Load.KvCacheUsage,
+            age.TotalMilliseconds, Stale: age > options.Value.StaleAfter);
+    }).OrderBy(reading => reading.Address, StringComparer.Ordinal);
+
     /// <summary>Whether a fresh reading says the worker is saturated (queue or KV cache past the thresholds).</summary>
     public bool IsSaturated(string address) =>
         _loads.TryGetValue(address, out var entry) && Stopwatch.GetElapsedTime(entry.Load.ReadAt) <= options.Value.StaleAfter
         && (entry.Load.Waiting > options.Value.SaturatedWaiting || entry.Load.KvCacheUsage > options.Value.SaturatedKvCacheUsage);
 }
+
+/// <summary>One worker's load as the gateway last read it (GET /routing/loads).</summary>
+public sealed record WorkerReading(string Address, double Waiting, double Running, double KvCacheUsage, double AgeMs, bool Stale);

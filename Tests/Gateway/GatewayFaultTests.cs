@@ -22,14 +22,20 @@ public class GatewayFaultTests
     [Fact]
     public async Task AWorkerKilledUnderLoad_EndsItsStreamsWithAnErrorEvent_AndTheOtherServesWhatFollows()
     {
-        await using var a = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}");
+        await using var a = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}", WorkerApp.DevMode);
         await using var b = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}");
         await using var gateway = await ServiceProcess.StartGatewayAsync(GatewayArguments(("a", a), ("b", b)));
-
-        var streams = Enumerable.Range(0, 6).Select(i => StreamAsync(gateway.Client, $"Stream {i} tells of rivers.")).ToArray();
-        var running = await Eventually.ReadUntilAsync(() => RunningAsync(a), n => n > 0, TimeSpan.FromSeconds(10));
-        Assert.True(running > 0, "worker a serves none of the streams");
-        await Task.Delay(300, Cancel);
+        var firstEvents = Enumerable.Range(0, 6).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var streams = Enumerable.Range(0, 6).Select(i => StreamAsync(gateway.Client, $"Stream {i} tells of rivers.", firstEvents[i])).ToArray();
+        await Task.WhenAll(firstEvents.Select(e => e.Task)).WaitAsync(TimeSpan.FromSeconds(20), Cancel);
+        // Every stream has started (its first bytes reached the client, so no retry can save it); worker a now runs no
+        // further step (vLLM's /pause?mode=keep), so the streams it serves are still open when it dies, however fast the machine.
+        using (var paused = await a.Client.PostAsync("/pause?mode=keep", null, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+        }
+        var frozen = (await StatsAsync(a)).GetProperty("running").GetInt32();
+        Assert.True(frozen > 0, "worker a had finished its streams before the pause: nothing left to break");
         a.Kill();
         var ends = await Task.WhenAll(streams);
 
@@ -103,10 +109,10 @@ public class GatewayFaultTests
         Assert.DoesNotContain(metrics["vellum_gateway_retries_total"].Samples, s => s.Labels["upstream"] == "b");
     }
 
-    /// <summary>Streams 400 tokens; returns the last event's data.</summary>
-    private static async Task<(string Last, int Events)> StreamAsync(HttpClient gateway, string prompt)
+    /// <summary>Streams 480 tokens (as many as the tiny model's context leaves); returns the last event's data.</summary>
+    private static async Task<(string Last, int Events)> StreamAsync(HttpClient gateway, string prompt, TaskCompletionSource firstEvent)
     {
-        using var response = await gateway.PostJsonAsync("/v1/completions", new { prompt, max_tokens = 400, ignore_eos = true, stream = true });
+        using var response = await gateway.PostJsonAsync("/v1/completions", new { prompt, max_tokens = 480, ignore_eos = true, stream = true });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var events = new List<string>();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Cancel));
@@ -117,6 +123,7 @@ public class GatewayFaultTests
                 if (line.StartsWith("data: ", StringComparison.Ordinal))
                 {
                     events.Add(line["data: ".Length..]);
+                    firstEvent.TrySetResult();
                 }
             }
         }
@@ -127,9 +134,9 @@ public class GatewayFaultTests
         return (events.LastOrDefault() ?? "(nothing)", events.Count);
     }
 
-    private static async Task<int> RunningAsync(ServiceProcess worker) =>
-        (await (await worker.Client.GetAsync("/engine/stats", Cancel)).JsonAsync()).GetProperty("running").GetInt32();
+    private static async Task<System.Text.Json.JsonElement> StatsAsync(ServiceProcess worker) =>
+        await (await worker.Client.GetAsync("/engine/stats", Cancel)).JsonAsync();
 
-    private static async Task<long> StepsAsync(ServiceProcess worker) =>
-        (await (await worker.Client.GetAsync("/engine/stats", Cancel)).JsonAsync()).GetProperty("steps").GetInt64();
+
+    private static async Task<long> StepsAsync(ServiceProcess worker) => (await StatsAsync(worker)).GetProperty("steps").GetInt64();
 }

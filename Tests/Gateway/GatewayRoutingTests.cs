@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Tests.Support;
 
@@ -21,15 +22,21 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
     [Fact]
     public async Task NewRequests_GoToTheIdleWorker_WhileTheOtherIsBusyWithDirectTraffic()
     {
-        await using var busy = await WorkerAsync("--max-num-seqs 2");
+        await using var busy = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName} --max-num-seqs 2", WorkerApp.DevMode);
         await using var idle = await WorkerAsync();
         await using var gateway = await GatewayAsync("", ("busy", busy), ("idle", idle));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
         // Traffic the gateway never sees: only the worker's own signals show it.
         var direct = Enumerable.Range(0, 6).Select(i => busy.Client.PostJsonAsync("/v1/completions",
             new { prompt = $"Direct {i}", max_tokens = 480, ignore_eos = true, stream = true })).ToArray();
-        await Eventually.ReadUntilAsync(() => WaitingAsync(busy), n => n >= 3, TimeSpan.FromSeconds(10));
-        await Task.Delay(200, Cancel); // a few polls
+        Assert.Equal(4, await Eventually.ReadUntilAsync(() => WaitingAsync(busy), n => n == 4, TimeSpan.FromSeconds(10)));
+        // Frozen there (vLLM's /pause?mode=keep): busy stays busy for as long as the test needs, on any machine.
+        using (var paused = await busy.Client.PostAsync("/pause?mode=keep", null, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+        }
+        var seen = await Eventually.ReadUntilAsync(() => ReadingAsync(gateway, busy), r => r is { Waiting: 4, Stale: false }, TimeSpan.FromSeconds(10));
+        Assert.Equal((4, false), (seen?.Waiting, seen?.Stale));
 
         for (var i = 0; i < 10; i++)
         {
@@ -40,6 +47,10 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
         var served = await ServedAsync(gateway);
         Assert.Equal(10, served.GetValueOrDefault("idle"));
         Assert.Equal(0, served.GetValueOrDefault("busy"));
+        using (var resumed = await busy.Client.PostAsync("/resume", null, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
+        }
         foreach (var response in await Task.WhenAll(direct))
         {
             response.Dispose();
@@ -53,7 +64,8 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
         await using var b = await WorkerAsync();
         // Polled once at start, stale 0.2 s later.
         await using var gateway = await GatewayAsync("--Routing:PollInterval=01:00:00 --Routing:StaleAfter=00:00:00.200", ("a", a), ("b", b));
-        await Task.Delay(400, Cancel);
+        var readings = await Eventually.ReadUntilAsync(() => ReadingsAsync(gateway), r => r.Length == 2 && r.All(w => w.Stale), TimeSpan.FromSeconds(10));
+        Assert.True(readings.Length == 2 && readings.All(w => w.Stale), "the gateway's one reading of each worker never went stale");
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
             gateway.Client.PostJsonAsync("/v1/completions", new { prompt = $"Stale {i}", max_tokens = 24, ignore_eos = true })));
@@ -131,6 +143,17 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
 
     private static async Task<int> WaitingAsync(ServiceProcess worker) =>
         (await (await worker.Client.GetAsync("/engine/stats", Cancel)).JsonAsync()).GetProperty("waiting").GetInt32();
+
+    /// <summary>The gateway's own view of each worker's load (GET /routing/loads).</summary>
+    private static async Task<Reading[]> ReadingsAsync(ServiceProcess gateway) =>
+        (await gateway.Client.GetFromJsonAsync<Reading[]>("/routing/loads", SnakeCase, Cancel))!;
+
+    private static async Task<Reading?> ReadingAsync(ServiceProcess gateway, ServiceProcess worker) =>
+        (await ReadingsAsync(gateway)).SingleOrDefault(r => new Uri(r.Address).Port == worker.Address.Port);
+
+    private static readonly System.Text.Json.JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };
+
+    private sealed record Reading(string Address, double Waiting, double Running, double KvCacheUsage, double AgeMs, bool Stale);
 
     private static async Task<double> PrefixHitsAsync(ServiceProcess worker) =>
         (await worker.Client.MetricsAsync())["vllm:prefix_cache_hits_total"].Samples.Sum(s => s.Value);

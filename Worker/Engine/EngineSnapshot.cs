@@ -4,6 +4,7 @@ namespace Worker.Engine;
 /// <param name="Waiting">Queued sequences, <paramref name="Deferred"/> included.</param>
 /// <param name="Deferred">Sequences waiting while their prompt's KV is read from a prefill worker.</param>
 /// <param name="HeldForTransfer">Finished prefills whose KV is held for a decode worker to read.</param>
+/// <param name="Paused">Generation is paused (POST /pause): the engine takes no new request and runs no step.</param>
 public sealed record EngineSnapshot(
     int Running,
     int Waiting,
@@ -21,7 +22,8 @@ public sealed record EngineSnapshot(
     IReadOnlyDictionary<string, long> Finished,
     IReadOnlyDictionary<string, long> Rejected,
     int Deferred = 0,
-    int HeldForTransfer = 0)
+    int HeldForTransfer = 0,
+    bool Paused = false)
 {
     public double KvCacheUsage => TotalBlocks == 0 ? 0 : (double)UsedBlocks / TotalBlocks;
 }

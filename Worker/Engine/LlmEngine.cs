@@ -130,7 +130,7 @@ public sealed partial class LlmEngine : IDisposable
         while (!token.IsCancellationRequested)
         {
             TakeCommands();
-            if (!_scheduler.HasWork)
+            if (_paused || !_scheduler.HasWork)
             {
                 EndTurn();
                 try
@@ -164,12 +164,13 @@ public sealed partial class LlmEngine : IDisposable
             request.Output.TryWrite(output);
         }
         _outbox.Clear();
+        AnnouncePause();
     }
 
     private void TakeCommands()
     {
         var now = Stopwatch.GetTimestamp();
-        while (_submitted.TryDequeue(out var request))
+        while (!_holdingSubmissions && _submitted.TryDequeue(out var request))
         {
             _active.Add(request);
             _queued.Add(request);
@@ -191,6 +192,7 @@ public sealed partial class LlmEngine : IDisposable
             TakeCheck(check.Sequence, check.KeptTokens, check.StopString);
         }
         _scheduler.TakeTransfers(now);
+        TakePause();
     }
 
     /// <summary>
@@ -519,11 +521,12 @@ public sealed partial class LlmEngine : IDisposable
             _scheduler.SlotsInUse, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
-            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected), _scheduler.DeferredCount, _scheduler.HeldCount);
+            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected), _scheduler.DeferredCount, _scheduler.HeldCount, _paused);
     }
 
     private void Shutdown()
     {
+        EndPause();
         TakeCommands();
         foreach (var request in _active.ToArray())
         {

@@ -34,4 +34,7 @@ public sealed record EngineError(string Code, string Message)
 
     /// <summary>The server is shutting down under the request.</summary>
     public const string EngineShutdown = "engine_shutdown";
+
+    /// <summary>Generation was paused with POST /pause?mode=abort under the request.</summary>
+    public const string EnginePaused = "engine_paused";
 }
