@@ -35,7 +35,10 @@ internal static class Observability
         if (builder.ExecutionContext.IsPublishMode)
         {
             // Written with the manifest, from the services declared here: the committed copy is what deploys.
-            File.WriteAllText(Path.Combine(builder.AppHostDirectory, "prometheus", "prometheus.yml"), PrometheusConfig(gateway, workers));
+            // --PrometheusConfigOutput writes it elsewhere (a check comparing a fresh publish with the committed one).
+            var output = builder.Configuration["PrometheusConfigOutput"] ?? Path.Combine(builder.AppHostDirectory, "prometheus", "prometheus.yml");
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            File.WriteAllText(output, PrometheusConfig(gateway, workers));
             var prometheus = builder.AddContainer("prometheus", "prom/prometheus", "v3.5.0")
                 .WithBindMount("prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml", isReadOnly: true)
                 .WithArgs("--config.file=/etc/prometheus/prometheus.yml", "--enable-feature=exemplar-storage", "--web.enable-otlp-receiver")

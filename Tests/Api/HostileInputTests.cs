@@ -7,12 +7,17 @@ using Worker.Engine;
 
 namespace Tests.Api;
 
-/// <summary>What a hostile or broken client sends gets an OpenAI-style error and costs the server nothing lasting.</summary>
-public class HostileInputTests(WorkerFixture worker)
+/// <summary>
+/// What a hostile or broken client sends gets an OpenAI-style error and costs the server nothing lasting. A worker of
+/// its own: the tests compare engine-wide counts before and after, which other classes' requests would move.
+/// </summary>
+public class HostileInputTests(DedicatedWorkerFixture fixture) : IClassFixture<DedicatedWorkerFixture>
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    private readonly HttpClient _client = worker.CreateClient();
+    private readonly WorkerApp _worker = fixture.Worker;
+
+    private readonly HttpClient _client = fixture.Worker.CreateClient();
 
     [Fact]
     public async Task InvalidUtf8InAString_Gets400NamingTheField()
@@ -53,7 +58,7 @@ public class HostileInputTests(WorkerFixture worker)
     [Fact]
     public async Task ThousandsOfPromptsTimesN_AreRefusedBeforeAnyIsTokenizedOrQueued()
     {
-        var before = worker.Engine.Snapshot.Finished.Values.Sum();
+        var before = _worker.Engine.Snapshot.Finished.Values.Sum();
         using var response = await _client.PostRawAsync("/v1/completions",
             JsonSerializer.Serialize(new { prompt = Enumerable.Repeat(new[] { 1 }, 5000).ToArray(), n = 128, max_tokens = 1 }));
 
@@ -61,16 +66,20 @@ public class HostileInputTests(WorkerFixture worker)
         var error = (await response.JsonAsync()).GetProperty("error");
         Assert.Equal("n", error.GetProperty("param").GetString());
         Assert.Contains("640000 sequences", error.GetProperty("message").GetString());
-        Assert.Equal(before, worker.Engine.Snapshot.Finished.Values.Sum());
+        Assert.Equal(before, _worker.Engine.Snapshot.Finished.Values.Sum());
     }
 
+    /// <summary>
+    /// The tiny model (2 layers, 2 KV heads of 16 floats) in the default 4 GiB budget: 2 × 2 × 2 × 16 × 4 bytes × 16
+    /// tokens = 8 KiB a block, 524,288 blocks, 8,388,608 tokens; 64 × --max-num-seqs 8 = 512 sequences.
+    /// </summary>
     [Fact]
     public void TheQueue_HasFiniteLimitsByDefault_DerivedFromTheKvCache()
     {
-        var options = worker.Engine.Options;
+        var options = _worker.Engine.Options;
 
-        Assert.Equal(Math.Min(options.Cache.TotalBlocks, 64 * options.Limits.MaxNumSeqs), options.MaxNumQueuedRequests);
-        Assert.Equal((long)options.Cache.TotalBlocks * options.Cache.BlockSize, options.MaxNumQueuedTokens);
+        Assert.Equal(512, options.MaxNumQueuedRequests);
+        Assert.Equal(8_388_608L, options.MaxNumQueuedTokens);
     }
 
     /// <summary>temperature 1e-310 overflowed logits to NaN and sampled the worst token; below 1e-5 is greedy, as in vLLM.</summary>

@@ -15,14 +15,17 @@ public class ManifestTests
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         var prometheusConfig = Path.Combine(Repository.Root, "AppHost", "prometheus", "prometheus.yml");
         var committedConfig = await File.ReadAllTextAsync(prometheusConfig, TestContext.Current.CancellationToken);
-        var fresh = Path.Combine(TestFolders.New("manifest"), "aspire-manifest.json");
+        var folder = TestFolders.New("manifest");
+        var fresh = Path.Combine(folder, "aspire-manifest.json");
+        var freshConfig = Path.Combine(folder, "prometheus.yml");
 
+        // Published into a scratch folder: the tracked files are only read.
         var (exitCode, output) = await Processes.RunAsync("dotnet",
-            $"run --project \"{Path.Combine(Repository.Root, "AppHost")}\" --no-build -c {configuration} -- --publisher manifest --output-path \"{fresh}\"");
-        var publishedConfig = await File.ReadAllTextAsync(prometheusConfig, TestContext.Current.CancellationToken);
-        await File.WriteAllTextAsync(prometheusConfig, committedConfig, TestContext.Current.CancellationToken);
+            $"run --project \"{Path.Combine(Repository.Root, "AppHost")}\" --no-build -c {configuration} -- --publisher manifest --output-path \"{fresh}\" --PrometheusConfigOutput \"{freshConfig}\"");
 
         Assert.True(exitCode == 0, output);
+        var publishedConfig = await File.ReadAllTextAsync(freshConfig, TestContext.Current.CancellationToken);
+        Assert.Equal(committedConfig, await File.ReadAllTextAsync(prometheusConfig, TestContext.Current.CancellationToken));
         Assert.Equal(Resolved(Path.Combine(Repository.Root, "aspire-manifest.json")), Resolved(fresh));
         Assert.Equal(committedConfig, publishedConfig);
     }

@@ -39,8 +39,9 @@ public class BatchingEquivalenceTests
     public async Task TheSameRequests_GiveTheSameTokens_AloneAndTogether(int maxNumSeqs, int? maxNumBatchedTokens, int? blocks, string? speculativeConfig)
     {
         var alone = await RunAsync(new EngineHarness(maxNumSeqs: 1, prefixCaching: false), concurrently: false);
+        var rounds = new SpeculativeRounds();
         using var harness = new EngineHarness(maxNumSeqs: maxNumSeqs, blocks: blocks, maxNumBatchedTokens: maxNumBatchedTokens ?? 256,
-            speculativeConfig: speculativeConfig, maxQueuedTokens: 1 << 20, maxQueuedRequests: 1 << 10);
+            speculativeConfig: speculativeConfig, maxQueuedTokens: 1 << 20, maxQueuedRequests: 1 << 10, statsSinks: [rounds]);
 
         // Twice: the second round meets the first round's kept prefixes.
         for (var round = 0; round < 2; round++)
@@ -54,6 +55,19 @@ public class BatchingEquivalenceTests
         {
             Assert.True(idle.Preemptions > 0, "the small cache was meant to force preemptions");
         }
+        if (speculativeConfig is not null)
+        {
+            Assert.True(rounds.Count > 0, "no speculative round ran: the equivalence says nothing about speculation");
+        }
+    }
+
+    private sealed class SpeculativeRounds : IEngineStatsSink
+    {
+        private long _count;
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public void Record(StepStats stats) => Interlocked.Add(ref _count, stats.SpeculativeRounds.Count);
     }
 
     private static async Task<List<string>> RunAsync(EngineHarness harness, bool concurrently, bool dispose = true)

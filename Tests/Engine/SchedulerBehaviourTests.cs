@@ -186,10 +186,10 @@ public class SchedulerBehaviourTests
             RequestArrival.Now(), outputs.Writer, firstChoice: 0);
 
         harness.Engine.Abort(request);
-        // Let the engine take the abort on its own first (nothing to observe it by; without the wait, which queue it
-        // drains first is left to chance, and the request must end as an abort either way).
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        // A pause is applied in a turn that has taken every command queued before it: the abort is taken alone first.
+        await harness.Engine.PauseAsync(PauseMode.Keep, clearCache: false);
         harness.Engine.Submit(request);
+        harness.Engine.Resume();
         var output = await outputs.Reader.ReadAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(FinishReason.Abort, output.Finish);

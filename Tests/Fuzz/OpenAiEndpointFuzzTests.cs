@@ -34,9 +34,11 @@ public class OpenAiEndpointFuzzTests(OpenAiFuzzTarget target) : IClassFixture<Op
     {
         var cancel = TestContext.Current.CancellationToken;
         var cases = int.TryParse(Environment.GetEnvironmentVariable("VELLUM_FUZZ_CASES"), out var configured) ? configured : DefaultCases;
+        Assert.True(cases > 0, $"VELLUM_FUZZ_CASES={cases} would check nothing");
         var before = await SuccessCountAsync();
         long servedSequences = 0;
         long sent = 0;
+        long refused = 0;
 
         await Check.SampleAsync(OpenAiRequestGen.Request, async request =>
         {
@@ -56,9 +58,13 @@ public class OpenAiEndpointFuzzTests(OpenAiFuzzTarget target) : IClassFixture<Op
             else if (!ServerRefusals.Contains(status))
             {
                 AssertOpenAiError(status, contentType, body, request);
+                Interlocked.Increment(ref refused);
             }
         }, iter: cases, threads: 4, print: request => request.ToString());
 
+        // Both halves of the property were exercised: requests were served, and requests were refused with an error body.
+        Assert.Equal(cases, Interlocked.Read(ref sent));
+        Assert.True(servedSequences > 0 && refused > 0, $"{servedSequences} sequences served, {refused} refusals checked in {cases} cases");
         var idle = await target.Worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(30));
         WorkerApp.AssertHoldsNothing(idle);
         var metrics = await target.Client.MetricsAsync();

@@ -82,15 +82,23 @@ public class SleepUnderLoadTests
         var senders = Enumerable.Range(0, 4).Select(SendUntilStoppedAsync).ToArray();
         for (var cycle = 0; cycle < 3; cycle++)
         {
-            await Task.Delay(50, Cancel);
+            // Each state is observed, not waited for: asleep, a request is refused; awake again, one is served.
             Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/sleep?level={1 + cycle % 2}", null, Cancel)).StatusCode);
-            await Task.Delay(30, Cancel);
+            using (var asleep = await client.PostJsonAsync("/v1/completions", new { prompt = "Asleep?", max_tokens = 2 }))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, asleep.StatusCode);
+                Assert.Equal("engine_sleeping", (await asleep.JsonAsync()).GetProperty("error").GetProperty("code").GetString());
+            }
             Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/wake_up", null, Cancel)).StatusCode);
+            using (var awake = await client.PostJsonAsync("/v1/completions", new { prompt = "Awake?", max_tokens = 2 }))
+            {
+                Assert.Equal(HttpStatusCode.OK, awake.StatusCode);
+            }
         }
-        await Task.Delay(50, Cancel);
         await stop.CancelAsync();
         await Task.WhenAll(senders);
 
+        Assert.True(statuses.Count > 0, "the racing clients sent nothing");
         Assert.Contains(statuses, s => s.Status == HttpStatusCode.OK);
         Assert.All(statuses, s => Assert.True(s.Status == HttpStatusCode.OK || (s.Status == HttpStatusCode.ServiceUnavailable && s.Code == "engine_sleeping"), $"{s.Status} {s.Code}"));
         Assert.Equal(0, (await client.MetricsAsync())["vellum_worker_unhandled_errors_total"].Value());

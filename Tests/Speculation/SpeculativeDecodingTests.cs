@@ -73,11 +73,12 @@ public class SpeculativeDecodingTests
     public async Task SeededSampling_IsReproducibleAndIdenticalWithSpeculation(string config)
     {
         var (plain, _) = await RunAsync(null, temperature: 0.8);
-        var (speculative, _) = await RunAsync(config, temperature: 0.8);
+        var (speculative, requests) = await RunAsync(config, temperature: 0.8);
         var (again, _) = await RunAsync(config, temperature: 0.8);
 
         Assert.Equal(plain, speculative);
         Assert.Equal(speculative, again);
+        Assert.True(requests.Sum(r => r.Sequences[0].Speculation.Rounds) > 0, "no speculative round ran");
     }
 
     [Fact]
@@ -105,7 +106,9 @@ public class SpeculativeDecodingTests
     {
         var (_, requests) = await RunAsync("""{"method": "draft_model", "num_speculative_tokens": 4, "disable_by_batch_size": 8}""", temperature: 0);
 
-        foreach (var tally in requests.Select(r => r.Sequences[0].Speculation))
+        var tallies = requests.Select(r => r.Sequences[0].Speculation).ToArray();
+        Assert.True(tallies.Sum(t => t.Rounds) > 0 && tallies.Sum(t => t.AcceptedTokens) > 0, "no round ran, or none accepted a guess");
+        foreach (var tally in tallies)
         {
             Assert.True(tally.AcceptedTokens <= tally.DraftTokens);
             Assert.Equal(tally.AcceptedTokens, tally.AcceptedAtPosition.Sum());

@@ -46,10 +46,13 @@ public static class RequiredTool
         return found ?? Missing(program, installHint);
     }
 
+    /// <summary>CI=true or CI=1, as CI services set it.</summary>
+    public static bool InCi => Environment.GetEnvironmentVariable("CI")?.Trim().ToLowerInvariant() is "true" or "1";
+
     private static string Missing(string program, string installHint)
     {
         var message = $"{program} is not installed ({installHint}).";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        if (InCi)
         {
             Assert.Fail(message + " CI must install it: see .ci/run.");
         }
