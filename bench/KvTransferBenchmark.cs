@@ -36,16 +36,29 @@ internal static class KvTransferBenchmark
                     ["kv_transfer_params"] = new JsonObject { ["do_remote_decode"] = true, ["do_remote_prefill"] = false },
                 });
                 var prefillMs = Stopwatch.GetElapsedTime(prefillStarted).TotalMilliseconds;
-                var decode = await PostAsync(http, decodeUrl, new JsonObject
+                async Task<JsonNode> DecodeAsync() => await PostAsync(http, decodeUrl, new JsonObject
                 {
                     ["model"] = model, ["prompt"] = prompt, ["max_tokens"] = 1, ["include_metrics"] = true,
                     ["kv_transfer_params"] = prefill["kv_transfer_params"]!.DeepClone(),
                 });
                 // Recomputed: a fresh prompt of the same size, so that no cache serves it.
-                var local = await PostAsync(http, decodeUrl, new JsonObject
+                var fresh = Prompts.Generate(1, words, seed++)[0];
+                async Task<JsonNode> RecomputeAsync() => await PostAsync(http, decodeUrl, new JsonObject
                 {
-                    ["model"] = model, ["prompt"] = Prompts.Generate(1, words, seed++)[0], ["max_tokens"] = 1, ["include_metrics"] = true,
+                    ["model"] = model, ["prompt"] = fresh, ["max_tokens"] = 1, ["include_metrics"] = true,
                 });
+                // Counterbalanced: the read first in even rounds, the recompute first in odd ones.
+                JsonNode decode, local;
+                if (round % 2 == 0)
+                {
+                    decode = await DecodeAsync();
+                    local = await RecomputeAsync();
+                }
+                else
+                {
+                    local = await RecomputeAsync();
+                    decode = await DecodeAsync();
+                }
                 var transfer = decode["metrics"]!["kv_transfer"]!;
                 reads.Add((decode["usage"]!["prompt_tokens"]!.GetValue<int>(), transfer["bytes"]!.GetValue<long>(), transfer["transfer_ms"]!.GetValue<double>(),
                     decode["metrics"]!["time_to_first_token_ms"]!.GetValue<double>(), local["metrics"]!["time_to_first_token_ms"]!.GetValue<double>(), prefillMs));

@@ -6,8 +6,11 @@ namespace Bench;
 
 /// <summary>
 /// A multi-turn chat workload, the kind prefix affinity is for: --chats conversations in parallel, each --turns turns
-/// long, every turn the whole conversation so far plus a new question. Prints the turns' median and p90 latency; the
-/// script reads the workers' own vllm:prefix_cache_hits and _queries around it for the hit rate.
+/// long, every turn the whole conversation so far plus a new question. Prints the turns' median and p90 latency, and
+/// the workload's prefix-hit ceiling, computed from its token ids (a worker's POST /tokenize, --tokenize-url): a turn
+/// can at best hit, in whole blocks, what it shares with the previous turn's prompt (the lower bound) plus that
+/// turn's answer (at most --output-len more tokens: the upper bound); a chat's first turn cannot hit. The script reads
+/// the workers' own vllm:prefix_cache_hits and _queries around it for the hit rate reached.
 /// </summary>
 internal static class MultiTurnBenchmark
 {
@@ -18,15 +21,29 @@ internal static class MultiTurnBenchmark
         var model = args.String("model");
         var turns = args.Int("turns", 4);
         var seed = args.Int("seed", 1);
+        var tokenizeUrl = args.String("tokenize-url");
+        var blockSize = args.Int("block-size", 16);
+        var outputLength = args.Int("output-len", 16);
         var latencies = new List<double>();
         var failures = 0;
+        long promptTokens = 0, ceilingLow = 0, ceilingHigh = 0;
         await Task.WhenAll(Enumerable.Range(0, args.Int("chats", 6)).Select(async chat =>
         {
             var messages = new JsonArray();
+            int[]? previous = null;
             var questions = Prompts.Generate(turns, args.Int("question-words", 40), seed * 1000 + chat);
             foreach (var question in questions)
             {
                 messages.Add(new JsonObject { ["role"] = "user", ["content"] = question });
+                var tokens = await TokenizeAsync(http, tokenizeUrl, messages);
+                var shared = previous is null ? 0 : tokens.Zip(previous).TakeWhile(pair => pair.First == pair.Second).Count();
+                lock (latencies)
+                {
+                    promptTokens += tokens.Length;
+                    ceilingLow += shared / blockSize * blockSize;
+                    ceilingHigh += previous is null ? 0 : Math.Min(tokens.Length, shared + outputLength) / blockSize * blockSize;
+                }
+                previous = tokens;
                 var started = Stopwatch.GetTimestamp();
                 using var response = await http.PostAsJsonAsync(url, new JsonObject
                 {
@@ -42,7 +59,15 @@ internal static class MultiTurnBenchmark
             }
         }));
         var distribution = Distribution.Of(latencies);
-        Console.WriteLine($"{latencies.Count} turns, {failures} failed: latency median {distribution.Median:F0} ms, p90 {distribution.P90:F0} ms");
+        Console.WriteLine($"{latencies.Count} turns, {failures} failed: latency median {distribution.Median:F0} ms, p90 {distribution.P90:F0} ms; " +
+                          $"prefix-hit ceiling {(double)ceilingLow / promptTokens:F3}–{(double)ceilingHigh / promptTokens:F3} of {promptTokens} prompt tokens");
         return failures == 0 ? 0 : 1;
+    }
+
+    private static async Task<int[]> TokenizeAsync(HttpClient http, string url, JsonArray messages)
+    {
+        using var response = await http.PostAsJsonAsync(url, new JsonObject { ["messages"] = messages.DeepClone() });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["tokens"]!.AsArray().Select(t => t!.GetValue<int>()).ToArray();
     }
 }

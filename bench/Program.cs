@@ -5,7 +5,6 @@ return args.FirstOrDefault() switch
 {
     "serve" => await ServeBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "generate" => GenerateBenchmark.Run(BenchArgs.Parse(args[1..])),
-    "overhead" => await OverheadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "soak" => await SoakBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "stop-strings" => await StopStringsBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "long-prompt" => await LongPromptBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
@@ -23,14 +22,13 @@ static int Usage()
                                 [--input-words 32] [--output-len 128] [--endpoint completions|chat] [--seed 0] [--result-file F]
                                 [--dataset random|repeat] [--scrape-url URL --scrape-rate 20 --scrape-format text|openmetrics]
                                 [--long-fraction F --long-output-len N]   (a skewed workload) [--prompt-seed S]
-          vellum-bench generate --model-dir DIR [--input-words 32] [--output-len 128] [--num-prompts 5]
-          vellum-bench overhead --model-dir DIR --base-url URL --model NAME [--input-words 32] [--output-len 256] [--rounds 3]
+          vellum-bench generate --model-dir DIR [--num-prompts 1] [--input-words 32] [--output-len 128] [--prompt-seed 0]   (all prompts batched)
           vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]
                                 [--warmup-seconds 60] [--output-len 64]   (the worker needs VLLM_SERVER_DEV_MODE=1)
-          vellum-bench stop-strings --base-url URL --model NAME [--stop-strings 100000] [--n 16] [--samples 15]
+          vellum-bench stop-strings --base-url URL --model NAME [--stop-strings 100000 (0: none)] [--n 16 (0: alone)] [--samples 15]
           vellum-bench long-prompt --base-url URL --model NAME [--streams 4] [--long-words 670] [--seed 1]
           vellum-bench kv-transfer --prefill-url URL --decode-url URL --model NAME [--prompt-words 100,300,700] [--rounds 3]
-          vellum-bench multi-turn --base-url URL --model NAME [--chats 6] [--turns 4] [--question-words 40] [--output-len 16] [--seed 1]
+          vellum-bench multi-turn --base-url URL --model NAME --tokenize-url WORKER/tokenize [--chats 6] [--turns 4] [--question-words 40] [--output-len 16] [--seed 1]
           vellum-bench mixed-load --base-url URL --model NAME [--streams 4] [--output-len 300] [--long-prompts 6] [--long-words 500] [--interval-s 2]
         """);
     return 2;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The cost of exemplars, side by side in one run on the small model: two workers, with and without
-# --enable-exemplars, served in alternating rounds at concurrency 8. Prints tokens/s per round and the ratio.
+# --enable-exemplars, served in counterbalanced rounds (bench/compare.sh) at concurrency 8, fresh prompts each run.
+# Prints tokens/s per round and the ratio of medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,14 +14,8 @@ trap 'kill $with $without 2>/dev/null || true' EXIT
 wait_healthy 8781 8782
 
 run() { # port → output tokens/s, with an OpenMetrics scrape every second, as Prometheus takes exemplars
-  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 \
+  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$RANDOM$RANDOM" \
     --scrape-url "http://127.0.0.1:$1/metrics" --scrape-rate 1 --scrape-format openmetrics | awk '/Output token throughput/ {print $NF}'
 }
 run 8781 >/dev/null; run 8782 >/dev/null   # warm-up
-total_a=0; total_b=0
-for round in $(seq 1 "$rounds"); do
-  a=$(run 8781); b=$(run 8782)
-  total_a=$(echo "$total_a + $a" | bc); total_b=$(echo "$total_b + $b" | bc)
-  echo "round $round: with exemplars $a tok/s, without $b tok/s, ratio $(echo "scale=3; $a / $b" | bc)"
-done
-echo "all rounds: ratio $(echo "scale=3; $total_a / $total_b" | bc)"
+compare "$rounds" "exemplars=run 8781" "no-exemplars=run 8782"

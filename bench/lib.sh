@@ -1,4 +1,6 @@
-# Shared by the benchmark scripts: Release builds, the small model (built once into $MODEL_DIR), and workers.
+# Shared by the benchmark scripts: Release builds, the small model (built once into $MODEL_DIR), workers, and the A/B harness.
+source "$(dirname "${BASH_SOURCE[0]}")/compare.sh"
+
 build_and_model() {
   model="${MODEL_DIR:-$(mktemp -d)/small}"
   dotnet build -c Release Worker -v q -nologo >/dev/null

@@ -19,7 +19,7 @@ wait_healthy 8801 8802
 
 long_prompt() { $bench long-prompt --base-url "http://127.0.0.1:$1/v1" --model small --streams "${2:-4}" --long-words 670 --seed "$3"; }
 for round in $(seq 1 "$rounds"); do
-  echo "round $round (idle CPU $(vmstat 1 2 | tail -1 | awk '{print $15}')%, steal $(vmstat 1 2 | tail -1 | awk '{print $17}')%)"
+  echo "round $round (idle CPU $(idle_cpu)%, steal $(vmstat 1 2 | tail -1 | awk '{print $17}')%)"
   echo "  alone, unchunked:   $(long_prompt 8802 0 $round | head -1)"
   echo "  chunked worker:     $(long_prompt 8801 4 $round | tr '\n' ' ')"
   echo "  unchunked worker:   $(long_prompt 8802 4 $round | tr '\n' ' ')"

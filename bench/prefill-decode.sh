@@ -3,7 +3,7 @@
 # as two machines would be) in two topologies behind a gateway of their own:
 #   P/D:        a prefill worker (kv_producer) and a decode worker (kv_consumer); the gateway splits long prompts;
 #   co-located: two plain workers; the gateway balances whole requests (power of two choices).
-# Rounds alternate between the topologies (the idle one costs nothing). Prints, per round, the mixed load's long-prompt
+# Rounds are counterbalanced between the topologies (bench/compare.sh; the idle one costs nothing). Prints, per round, the mixed load's long-prompt
 # TTFT and the running streams' inter-token latency; then the KV transfer itself: bytes/s on loopback and a decode
 # worker's TTFT after reading a prompt's KV against recomputing it.
 #   ROUNDS=3 bench/prefill-decode.sh
@@ -34,15 +34,10 @@ colocated_gateway=$(gateway 8816 workers:a:8813 workers:b:8814)
 trap 'kill $producer $consumer $plain_a $plain_b $pd_gateway $colocated_gateway 2>/dev/null || true' EXIT
 wait_healthy 8811 8812 8813 8814 8815 8816
 
-mixed() { $bench mixed-load --base-url "http://127.0.0.1:$1/v1" --model small --streams 4 --output-len 300 --long-prompts 6 --long-words 500 --interval-s 2 --seed "$2"; }
-echo "## mixed load: 4 streams (300 tokens each) while 6 prompts of ~1,300 tokens arrive 2 s apart"
-for round in $(seq 1 "$rounds"); do
-  idle=$(vmstat 1 2 | tail -1 | awk '{print $15}')
-  echo "round $round (idle CPU ${idle}%)"
-  echo "  P/D:        $(mixed 8815 "$round")"
-  echo "  co-located: $(mixed 8816 "$round")"
-done
+mixed() { $bench mixed-load --base-url "http://127.0.0.1:$1/v1" --model small --streams 4 --output-len 300 --long-prompts 6 --long-words 500 --interval-s 2 --seed "$round"; }
+echo "## mixed load: 4 streams (300 tokens each) while 6 prompts of ~1,300 tokens arrive 2 s apart (the streams' p99 ITL first)"
+compare "$rounds" "P/D=mixed 8815" "co-located=mixed 8816"
 echo "P/D gateway decisions: $(curl -s http://127.0.0.1:8815/metrics | grep '^vellum_gateway_prefill_decode_requests_total' | sed 's/.*decision="\([^"]*\)"} \(.*\)/\1=\2/' | paste -sd' ')"
 echo
-echo "## KV transfer vs recompute (idle CPU $(vmstat 1 2 | tail -1 | awk '{print $15}')%)"
+echo "## KV transfer vs recompute, read and recompute counterbalanced (idle CPU $(idle_cpu)%)"
 $bench kv-transfer --prefill-url http://127.0.0.1:8811/v1 --decode-url http://127.0.0.1:8812/v1 --model small --prompt-words 100,300,700 --rounds "$rounds"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The serving figures of the README's "Performance" section, measured side by side in one run:
-# the single-stream ratio to the bare ONNX Runtime GenAI loop, then throughput and latency at concurrency 1, 2, 4, 8.
-#   bench/serving-figures.sh [worker flags…]     e.g. bench/serving-figures.sh --intra-op-threads 1
+# The serving figures of the README's "Performance" section, measured side by side in one run: C streams through
+# the worker API against the bare batched-runner loop at batch C (the practical limit), at concurrency 1 and 8,
+# rounds counterbalanced with fresh prompts each round; then throughput and latency at concurrency 1, 2, 4, 8.
+#   ROUNDS=4 bench/serving-figures.sh [worker flags…]     e.g. bench/serving-figures.sh --intra-op-threads 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port="${PORT:-8765}"
+rounds="${ROUNDS:-4}"
 results="${RESULTS_DIR:-bench/results}"
 mkdir -p "$results"
 
@@ -15,8 +17,19 @@ worker=$(start_worker "$port" "$@")
 trap 'kill $worker 2>/dev/null || true' EXIT
 wait_healthy "$port"
 
-$bench overhead --model-dir "$model" --base-url "http://127.0.0.1:$port/v1" --model small --output-len 256 --rounds 9
+# Round r's prompts (--prompt-seed 1000 + r) are the same for both sides and new to both: no prefix cache helps the
+# served side, as the bare loop has none. Both processes run server GC (the Web SDK's default; bench/Bench.csproj).
+bare() { $bench generate --model-dir "$model" --num-prompts "$1" --output-len 256 --prompt-seed $((1000 + round)); }
+served() {
+  $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts "$1" --max-concurrency "$1" --output-len 256 \
+    --prompt-seed $((1000 + round)) | awk '/Output token throughput/ {print $NF, "tok/s through the API"}'
+}
+served 8 >/dev/null   # warm-up (its prompts are round 0's; rounds start at 1)
+for concurrency in 1 8; do
+  echo "## c=$concurrency: $concurrency streams through the API vs the bare loop at batch $concurrency (output tokens/s)"
+  compare "$rounds" "bare-loop=bare $concurrency" "served=served $concurrency"
+done
 for concurrency in 1 2 4 8; do
-  $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts $((concurrency * 6)) \
+  $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts $((concurrency * 6)) --prompt-seed "$RANDOM$RANDOM" \
     --max-concurrency "$concurrency" --input-words 32 --output-len 128 --result-file "$results/serve-c$concurrency.json"
 done
