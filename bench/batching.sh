@@ -21,7 +21,7 @@ wait_healthy 8791 8792
 
 run() { # port concurrency → output tokens/s; fresh prompts every run (--prompt-seed), so no run is served from a prefix cache
   $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts $(( $2 * 4 )) --max-concurrency "$2" \
-    --input-words 32 --output-len 96 --prompt-seed "$RANDOM$RANDOM" | awk '/Output token throughput/ {print $NF}'
+    --input-words 32 --output-len 96 --prompt-seed "$(fresh_seed)" | awk '/Output token throughput/ {print $NF}'
 }
 run 8791 4 >/dev/null; run 8792 4 >/dev/null   # warm-up
 for concurrency in 1 2 4 8 16; do

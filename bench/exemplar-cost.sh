@@ -14,7 +14,7 @@ trap 'kill $with $without 2>/dev/null || true' EXIT
 wait_healthy 8781 8782
 
 run() { # port → output tokens/s, with an OpenMetrics scrape every second, as Prometheus takes exemplars
-  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$RANDOM$RANDOM" \
+  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)" \
     --scrape-url "http://127.0.0.1:$1/metrics" --scrape-rate 1 --scrape-format openmetrics | awk '/Output token throughput/ {print $NF}'
 }
 run 8781 >/dev/null; run 8782 >/dev/null   # warm-up

@@ -34,7 +34,7 @@ ttft() { awk '/Median TTFT/ {m=$NF} /P99 TTFT/ {p=$NF} /Failed requests/ {f=$NF}
 gateways=($one $load $rr $p2c)
 only() { for pid in "${gateways[@]}"; do kill -STOP "$pid"; done; [[ -n "${1:-}" ]] && kill -CONT "$1"; true; }
 serve() { # port concurrency → TTFT line; each run its own prompts, so no run is served from another's prefix cache
-  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency "$2" --output-len 64 --prompt-seed "$RANDOM$RANDOM" | ttft
+  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency "$2" --output-len 64 --prompt-seed "$(fresh_seed)" | ttft
 }
 direct() { only; serve 8821 "$1"; }
 through() { only "$one"; serve 8823 "$1"; }
@@ -48,7 +48,7 @@ echo "## 2. skewed workload (40 requests at 3/s, a quarter asking for 300 tokens
 skewed() { # gateway-pid port round-seed → TTFT line; the same arrivals and lengths for every policy (--seed), its own prompt texts
   only "$1"
   $bench serve --base-url "http://127.0.0.1:$2/v1" --model small --num-prompts 40 --request-rate 3 --output-len 16 \
-    --long-fraction 0.25 --long-output-len 300 --seed 10 --prompt-seed "$RANDOM$RANDOM" | ttft
+    --long-fraction 0.25 --long-output-len 300 --seed 10 --prompt-seed "$(fresh_seed)" | ttft
 }
 compare "$rounds" "LoadAware=skewed $load 8824" "RoundRobin=skewed $rr 8825" "PowerOfTwoChoices=skewed $p2c 8826"
 

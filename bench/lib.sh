@@ -16,6 +16,9 @@ start_worker() {
   echo $!
 }
 
+# A prompt seed no earlier run used (a 30-bit random number): its prompts are new to every prefix cache.
+fresh_seed() { echo $(( RANDOM * 32768 + RANDOM )); }
+
 wait_healthy() { # PORT…
   for port in "$@"; do until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done; done
 }

@@ -15,7 +15,7 @@ trap 'kill $with $without 2>/dev/null || true' EXIT
 wait_healthy 8771 8772
 
 run() { # port → output tokens/s, and the full page's scrape latency while serving
-  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$RANDOM$RANDOM" \
+  $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)" \
     --scrape-url "http://127.0.0.1:$1/metrics" --scrape-rate 20 | awk '/Output token throughput/ {t=$NF} /scrapes/ {s=$0} END {print t, s}'
 }
 run 8771 >/dev/null; run 8772 >/dev/null   # warm-up: JIT and first allocations, not measured

@@ -19,10 +19,10 @@ wait_healthy "$port"
 
 # Round r's prompts (--prompt-seed 1000 + r) are the same for both sides and new to both: no prefix cache helps the
 # served side, as the bare loop has none. Both processes run server GC (the Web SDK's default; bench/Bench.csproj).
-bare() { $bench generate --model-dir "$model" --num-prompts "$1" --output-len 256 --prompt-seed $((1000 + round)); }
+bare() { $bench generate --model-dir "$model" --num-prompts "$1" --output-len 256 --prompt-seed $((1000 + ${round:-0})); }
 served() {
   $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts "$1" --max-concurrency "$1" --output-len 256 \
-    --prompt-seed $((1000 + round)) | awk '/Output token throughput/ {print $NF, "tok/s through the API"}'
+    --prompt-seed $((1000 + ${round:-0})) | awk '/Output token throughput/ {print $NF, "tok/s through the API"}'
 }
 served 8 >/dev/null   # warm-up (its prompts are round 0's; rounds start at 1)
 for concurrency in 1 8; do
@@ -30,6 +30,6 @@ for concurrency in 1 8; do
   compare "$rounds" "bare-loop=bare $concurrency" "served=served $concurrency"
 done
 for concurrency in 1 2 4 8; do
-  $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts $((concurrency * 6)) --prompt-seed "$RANDOM$RANDOM" \
+  $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts $((concurrency * 6)) --prompt-seed "$(fresh_seed)" \
     --max-concurrency "$concurrency" --input-words 32 --output-len 128 --result-file "$results/serve-c$concurrency.json"
 done

@@ -32,7 +32,7 @@ run() { # port dataset concurrency → "tok/s acceptance rate R, mean acceptance
   local d0 p0 a0 d1 p1 a1 rate
   read -r d0 p0 a0 < <(counters "$1")
   rate=$($bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts $(( 6 * $3 )) --max-concurrency "$3" --output-len 128 \
-    --dataset "$2" --prompt-seed "$RANDOM$RANDOM" | awk '/Output token throughput/ {print $NF}')
+    --dataset "$2" --prompt-seed "$(fresh_seed)" | awk '/Output token throughput/ {print $NF}')
   read -r d1 p1 a1 < <(counters "$1")
   awk -v r="$rate" -v d=$((d1 - d0)) -v p=$((p1 - p0)) -v a=$((a1 - a0)) 'BEGIN {
     if (d == 0) { print r, "(no speculative round)" } else { printf "%s acceptance rate %.3f, mean acceptance length %.2f (%d rounds)\n", r, a / p, 1 + a / d, d } }'

@@ -71,10 +71,15 @@ public class PrefillDecodeEndToEndTests(AppHostFixture system)
         Assert.True(await Eventually.ReadUntilAsync(() => DecisionsAsync("short_prompt"), n => n > before, TimeSpan.FromSeconds(5)) > before);
     }
 
-    /// <summary>The answer of a worker computing the prompt itself (the prefill worker, asked directly, is one).</summary>
-    private async Task<string> AloneAsync(string question)
+    /// <summary>
+    /// The answer of a worker that holds none of the KV under test: a worker of its own on the same tiny model (the
+    /// AppHost's embedded default is built from the same recipe, byte for byte), without prefix caching, that has never
+    /// seen the prompt. The prefill worker would not do: it computed the very KV the decode worker read.
+    /// </summary>
+    private static async Task<string> AloneAsync(string question)
     {
-        using var worker = system.CreateClient("prefill0");
+        await using var reference = await WorkerApp.StartAsync(("Worker:EnablePrefixCaching", "false"));
+        using var worker = reference.CreateClient();
         using var response = await worker.PostJsonAsync("/v1/chat/completions", new
         {
             messages = new[] { new { role = "user", content = question } },

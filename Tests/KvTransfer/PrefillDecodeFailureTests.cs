@@ -27,21 +27,46 @@ public class PrefillDecodeFailureTests(WorkerFixture single)
     }
 
     [Fact]
-    public async Task TheProducerDyingMidRead_IsOneFailedTransfer_AndTheDecodeWorkerComputesThePrompt()
+    public async Task TheProducerProcessKilledWhileAReadIsInFlight_IsOneFailedTransfer_AndTheDecodeWorkerComputesThePrompt()
+    {
+        await using var producer = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}",
+            ("Worker__KvTransferConfig", PrefillDecodeWorkers.Config("kv_producer")));
+        await using var consumer = await WorkerApp.StartAsync(("Worker:KvTransferConfig", PrefillDecodeWorkers.Config("kv_consumer")));
+        using var consumerClient = consumer.CreateClient();
+        var body = Body("process-killed");
+        var kv = await PrefillDecodeWorkers.PrefillAsync(producer.Client, body, "process-killed-1");
+
+        // Frozen, the producer's socket takes the read and nothing answers it: the read is in flight, for as long as it takes.
+        producer.Freeze();
+        var decoding = PrefillDecodeWorkers.DecodeAsync(consumerClient, body, kv, "process-killed-1");
+        var reading = await Eventually.ReadUntilAsync(() => consumer.Engine.Snapshot.Deferred, deferred => deferred == 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, reading);
+        producer.Kill();
+        var text = await PrefillDecodeWorkers.TextAsync(await decoding);
+
+        Assert.Equal(await ExpectedAsync(body), text);
+        var decode = await consumerClient.MetricsAsync();
+        Assert.Equal(1, decode["vllm:nixl_num_failed_transfers_total"].Value(Series));
+        Assert.Equal(0, decode["vllm:nixl_xfer_time_seconds"].Of("_count", Series));
+        WorkerApp.AssertHoldsNothing(await PrefillDecodeWorkers.WaitUntilFreedAsync(consumer));
+    }
+
+    [Fact]
+    public async Task TheConnectionBreakingAfterSomeRegions_IsOneFailedTransfer_AndTheDecodeWorkerComputesThePrompt()
     {
         await using var pair = await PrefillDecodeWorkers.StartAsync(abortRequestTimeout: 1);
-        var body = Body("killed");
-        var kv = await pair.PrefillAsync(body, "killed-1");
-        // The connection breaks after a few regions, as when the producer's process dies under the read.
+        var body = Body("broken");
+        var kv = await pair.PrefillAsync(body, "broken-1");
+        // The producer's hook breaks its side of the connection after two regions: bytes have arrived, the rest never will.
         pair.Producer.Engine.Options.KvConnector!.Producer!.RegionSent = region =>
         {
             if (region == 2)
             {
-                throw new IOException("producer killed");
+                throw new IOException("the connection broke");
             }
         };
 
-        var text = await PrefillDecodeWorkers.TextAsync(await pair.DecodeAsync(body, kv, "killed-1"));
+        var text = await PrefillDecodeWorkers.TextAsync(await pair.DecodeAsync(body, kv, "broken-1"));
 
         Assert.Equal(await ExpectedAsync(body), text);
         var decode = await pair.ConsumerClient.MetricsAsync();

@@ -47,25 +47,32 @@ public sealed class PrefillDecodeWorkers : IAsyncDisposable
         $$$"""{"kv_connector":"TcpKvConnector","kv_role":"{{{role}}}","kv_port":0,"kv_connector_extra_config":{"abort_request_timeout":{{{abortRequestTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}}}""";
 
     /// <summary>The prefill leg, as vLLM's proxy sends it; returns the producer's kv_transfer_params.</summary>
-    public async Task<JsonNode> PrefillAsync(JsonObject body, string requestId)
+    public Task<JsonNode> PrefillAsync(JsonObject body, string requestId) => PrefillAsync(ProducerClient, body, requestId);
+
+    /// <summary>The prefill leg to any producer (a worker in a process of its own, say).</summary>
+    public static async Task<JsonNode> PrefillAsync(HttpClient producer, JsonObject body, string requestId)
     {
         var leg = (JsonObject)body.DeepClone();
         leg["kv_transfer_params"] = new JsonObject { ["do_remote_decode"] = true, ["do_remote_prefill"] = false };
         leg["max_tokens"] = 1;
         leg["stream"] = false;
         leg.Remove("include_metrics");
-        using var response = await ProducerClient.PostRawAsync("/v1/completions", leg.ToJsonString(), requestId);
+        using var response = await producer.PostRawAsync("/v1/completions", leg.ToJsonString(), requestId);
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
         var answer = await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
         return answer!["kv_transfer_params"]?.DeepClone() ?? throw new Xunit.Sdk.XunitException($"The prefill leg held no KV: {answer}");
     }
 
     /// <summary>The decode leg: the client's own body plus the producer's kv_transfer_params.</summary>
-    public Task<HttpResponseMessage> DecodeAsync(JsonObject body, JsonNode kvTransferParams, string requestId)
+    public Task<HttpResponseMessage> DecodeAsync(JsonObject body, JsonNode kvTransferParams, string requestId) =>
+        DecodeAsync(ConsumerClient, body, kvTransferParams, requestId);
+
+    /// <summary>The decode leg to any consumer.</summary>
+    public static Task<HttpResponseMessage> DecodeAsync(HttpClient consumer, JsonObject body, JsonNode kvTransferParams, string requestId)
     {
         var leg = (JsonObject)body.DeepClone();
         leg["kv_transfer_params"] = kvTransferParams.DeepClone();
-        return ConsumerClient.PostRawAsync("/v1/completions", leg.ToJsonString(), requestId);
+        return consumer.PostRawAsync("/v1/completions", leg.ToJsonString(), requestId);
     }
 
     /// <summary>Both legs; returns the decode leg's text (streamed or whole) and its response body or final chunk.</summary>

@@ -84,6 +84,20 @@ public sealed class ServiceProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>Stops the process where it is (SIGSTOP): its sockets still accept connections, nothing answers them.</summary>
+    public void Freeze()
+    {
+        if (SendSignal(_process.Id, SigStop) != 0)
+        {
+            throw new InvalidOperationException($"SIGSTOP to {_process.Id} failed");
+        }
+    }
+
+    private const int SigStop = 19; // Linux
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
