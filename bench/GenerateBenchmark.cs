@@ -14,9 +14,9 @@ internal sealed class GenerateBenchmark : IDisposable
     private readonly LoadedModel _model;
     private readonly OnnxBatchRunner _runner;
 
-    public GenerateBenchmark(string modelDirectory, int batch = 1, int? intraOpThreads = null)
+    public GenerateBenchmark(string modelDirectory, int batch = 1)
     {
-        _model = LoadedModel.Load(modelDirectory, "cpu", null, intraOpThreads);
+        _model = LoadedModel.Load(modelDirectory, "cpu", null);
         _runner = new OnnxBatchRunner(_model.Decoder, slots: batch, maxLength: _model.MaxModelLength);
     }
 

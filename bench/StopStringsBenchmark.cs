@@ -6,10 +6,10 @@ namespace Bench;
 
 /// <summary>
 /// Head-of-line blocking by stop strings: an unrelated short request timed while one heavy request of n sequences
-/// decodes, with and without many stop strings, in counterbalanced rounds. Samples count only while the worker's
-/// /engine/stats shows the heavy request's n sequences running, before and after each sample: time spent parsing the
-/// heavy request or after it finished is not "beside" it. Stop strings are the output processor's work, per request;
-/// they must not slow anyone else. The worker must allow that many stop strings (--max-stop-sequences).
+/// decodes, with or without many stop strings (bench/stop-strings.sh alternates the two through bench/compare.sh).
+/// Samples count only while the worker's /engine/stats shows the heavy request's n sequences running, before and after
+/// each sample: time spent parsing the heavy request or after it finished is not "beside" it. Stop strings are the
+/// output processor's work, per request; they must not slow anyone else. The worker must allow that many stop strings (--max-stop-sequences).
 /// </summary>
 internal static class StopStringsBenchmark
 {

@@ -13,8 +13,8 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    private static Task<ServiceProcess> WorkerAsync(string flags = "") =>
-        ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName} {flags}");
+    private static Task<ServiceProcess> WorkerAsync(string flags = "", params (string Name, string Value)[] environment) =>
+        ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName} {flags}", environment);
 
     private static Task<ServiceProcess> GatewayAsync(string settings, params (string Name, ServiceProcess Worker)[] workers) =>
         ServiceProcess.StartGatewayAsync(string.Join(' ', workers.Select(w => $"--ReverseProxy:Clusters:workers:Destinations:{w.Name}:Address={w.Worker.Address}")) + " " + settings);
@@ -22,7 +22,7 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
     [Fact]
     public async Task NewRequests_GoToTheIdleWorker_WhileTheOtherIsBusyWithDirectTraffic()
     {
-        await using var busy = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName} --max-num-seqs 2", WorkerApp.DevMode);
+        await using var busy = await WorkerAsync("--max-num-seqs 2", WorkerApp.DevMode);
         await using var idle = await WorkerAsync();
         await using var gateway = await GatewayAsync("", ("busy", busy), ("idle", idle));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancel);

@@ -46,7 +46,7 @@ public class ExemplarTests
         await worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(5));
         string[] sent = ["cmpl-ex-1", "chatcmpl-ex-2", "cmpl-ex-3", "cmpl-ex-4-0", "cmpl-ex-4-1"];
 
-        var (exitCode, output) = await Processes.RunAsync(python, $"-c \"{ExemplarLister.Replace("\"", "\\\"")}\"", await ScrapeOpenMetricsAsync(client));
+        var (exitCode, output) = await Processes.RunPythonAsync(python, ExemplarLister, await ScrapeOpenMetricsAsync(client));
 
         Assert.True(exitCode == 0, output);
         // ASP.NET Core's own metrics carry trace exemplars too; the engine's carry request ids.

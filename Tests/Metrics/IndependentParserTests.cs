@@ -18,7 +18,7 @@ public class IndependentParserTests
     private const string SampleLister = """
         import json, sys
         from prometheus_client.parser import text_string_to_metric_families
-        print(json.dumps([{"family": f.name, "type": f.type, "name": s.name, "labels": s.labels, "value": format(s.value, ".17g")}
+        print(json.dumps([{"name": s.name, "labels": s.labels, "value": format(s.value, ".17g")}
                           for f in text_string_to_metric_families(sys.stdin.read()) for s in f.samples]))
         """;
 
@@ -46,7 +46,7 @@ public class IndependentParserTests
         foreach (var client in new[] { workerClient, gateway.Client })
         {
             var page = await client.GetStringAsync("/metrics", Cancel);
-            var (exitCode, output) = await Processes.RunAsync(python, $"-c \"{SampleLister.Replace("\"", "\\\"")}\"", page);
+            var (exitCode, output) = await Processes.RunPythonAsync(python, SampleLister, page);
             Assert.True(exitCode == 0, output);
             var theirs = JsonDocument.Parse(output).RootElement.EnumerateArray()
                 .ToDictionary(s => Key(s.GetProperty("name").GetString()!, s.GetProperty("labels").EnumerateObject().Select(l => (l.Name, l.Value.GetString()!))),

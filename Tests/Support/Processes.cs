@@ -26,6 +26,10 @@ public static class Processes
         return (process.ExitCode, await output + await error);
     }
 
+    /// <summary>Runs a Python <paramref name="script"/> (passed with -c) on <paramref name="standardInput"/>.</summary>
+    public static Task<(int ExitCode, string Output)> RunPythonAsync(string python, string script, string standardInput) =>
+        RunAsync(python, $"-c \"{script.Replace("\"", "\\\"")}\"", standardInput);
+
     /// <summary>Ends a process the tests started (and anything it started), if it still runs, and releases it.</summary>
     public static async Task StopAsync(Process process)
     {
