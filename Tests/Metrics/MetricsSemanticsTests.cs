@@ -170,23 +170,41 @@ public class MetricsSemanticsTests
     }
 
     [Fact]
-    public async Task MfuCounters_MoveOnlyWithTheFlag()
+    public async Task MfuCounters_CountTheTinyModelsFlopsAndBytesByHand()
     {
-        await using var plain = await WorkerApp.StartAsync();
-        await using var mfu = await WorkerApp.StartAsync(("Metrics:EnableMfuMetrics", "true"));
+        await using var plain = await WorkerApp.StartAsync(("Worker:EnablePrefixCaching", "false"));
+        await using var mfu = await WorkerApp.StartAsync(("Metrics:EnableMfuMetrics", "true"), ("Worker:EnablePrefixCaching", "false"));
+        // Five prompt tokens, ten generated: one prefill pass of 5 tokens, then 9 decode passes of one token each.
+        var request = new { prompt = new[] { 65, 66, 67, 68, 69 }, max_tokens = 10, ignore_eos = true };
         foreach (var worker in new[] { plain, mfu })
         {
-            using var client = worker.CreateClient();
-            using var _ = await client.PostJsonAsync("/v1/completions", new { prompt = "Hello there", max_tokens = 10, ignore_eos = true });
+            using var response = await worker.CreateClient().PostJsonAsync("/v1/completions", request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             await worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(5));
         }
+
+        // The tiny model (ModelBuilder's ModelShape.Tiny): 2 layers, hidden 64, 4 query heads and 2 KV heads of 16,
+        // FFN 256, float32. Matrix weights per layer: q 64×64 + k 64×32 + v 64×32 + o 64×64 + up 64×256 + down 256×64
+        // = 45,056; plus the LM head, 64 × vocab. The token and position embeddings and the bigram table are gathers.
+        var vocab = JsonDocument.Parse(File.ReadAllText(Path.Combine(TinyModel.Directory, "genai_config.json"))).RootElement
+            .GetProperty("model").GetProperty("vocab_size").GetInt64();
+        var matrixWeights = 2 * 45_056 + 64 * vocab;
+        // 14 tokens fed (5 + 9); causal attention sees positions 1..14 once each: 105 positions, each costing
+        // QK + AV = 4 × 2 layers × 4 heads × 16 = 512 FLOPs.
+        var flops = 2.0 * matrixWeights * 14 + 512 * 105;
+        // K and V per token: 2 × 2 layers × 2 KV heads × 16 × 4 bytes = 512 bytes. Ten passes, each reading the
+        // weights once and the cache after it (5, 6, …, 14 tokens: 95 in all).
+        var weightFileBytes = Directory.EnumerateFiles(TinyModel.Directory, "*.onnx*").Sum(f => new FileInfo(f).Length);
+        var readBytes = 10.0 * weightFileBytes + 512 * 95;
+        var writeBytes = 512.0 * 14;
 
         var off = await plain.CreateClient().MetricsAsync();
         var on = await mfu.CreateClient().MetricsAsync();
 
         Assert.Equal(0, off["vllm:estimated_flops_per_gpu_total"].Value(Series));
-        Assert.True(on["vllm:estimated_flops_per_gpu_total"].Value(Series) > 0);
-        Assert.True(on["vllm:estimated_read_bytes_per_gpu_total"].Value(Series) > on["vllm:estimated_write_bytes_per_gpu_total"].Value(Series));
+        Assert.Equal(flops, on["vllm:estimated_flops_per_gpu_total"].Value(Series));
+        Assert.Equal(readBytes, on["vllm:estimated_read_bytes_per_gpu_total"].Value(Series));
+        Assert.Equal(writeBytes, on["vllm:estimated_write_bytes_per_gpu_total"].Value(Series));
     }
 
     [Fact]

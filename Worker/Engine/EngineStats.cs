@@ -74,7 +74,7 @@ public sealed record KvTransferRead(string RequestId, Activity? Trace, long Byte
 /// <summary>A request whose n sequences have all finished.</summary>
 public sealed record FinishedRequestStats(string RequestId, Activity? Trace, int N, int MaxGenerationTokens);
 
-/// <summary>One model forward for one sequence: tokens fed, and the cache length after it.</summary>
+/// <summary>One sequence's row in the step's batched forward pass: tokens fed, and the cache length after it.</summary>
 public readonly record struct ForwardPass(int TokensFed, int ContextLength);
 
 public enum KvBlockEventKind

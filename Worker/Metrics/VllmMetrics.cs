@@ -175,14 +175,11 @@ public sealed class VllmMetrics : IEngineStatsSink
             _paramsN.Record(request.N, tags);
             _maxNumGenerationTokens.Record(request.MaxGenerationTokens, tags);
         }
-        if (_policy.EnableMfuMetrics)
+        if (_policy.EnableMfuMetrics && stats.ForwardPasses.Count > 0)
         {
-            foreach (var pass in stats.ForwardPasses)
-            {
-                _flops.Add(_cost.Flops(pass.TokensFed, pass.ContextLength), _labels);
-                _readBytes.Add(_cost.ReadBytes(pass.ContextLength), _labels);
-                _writeBytes.Add(_cost.WriteBytes(pass.TokensFed), _labels);
-            }
+            _flops.Add(_cost.Flops(stats.ForwardPasses), _labels);
+            _readBytes.Add(_cost.ReadBytes(stats.ForwardPasses), _labels);
+            _writeBytes.Add(_cost.WriteBytes(stats.ForwardPasses), _labels);
         }
         foreach (var round in stats.SpeculativeRounds)
         {
