@@ -141,8 +141,25 @@ public class CompletionsApiTests(WorkerFixture worker)
 
         var body = await CompleteAsync(new { prompt = "He planted the seeds", max_tokens = 30, temperature = 0, ignore_eos = true, stop_token_ids = new[] { stopToken } });
 
-        Assert.Equal("stop", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        var choice = body.GetProperty("choices")[0];
+        Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(stopToken, choice.GetProperty("stop_reason").GetInt32()); // vLLM's stop_reason: the token id
         Assert.True(body.GetProperty("usage").GetProperty("completion_tokens").GetInt32() < 30);
+    }
+
+    [Fact]
+    public async Task Completion_WhoseLastAllowedTokenIsEndOfText_FinishesWithStop()
+    {
+        // vLLM's check_stop (vllm/v1/core/sched/utils.py @ 018d5dc78efa9af8a03457451b6f27d56bf3b9c2) looks at EOS and
+        // stop_token_ids before max_tokens: a sequence whose max_tokens-th token is EOS stopped, it was not cut.
+        var free = await CompleteAsync(new { prompt = "The cat sat by the window.", max_tokens = 60, temperature = 0 });
+        var tokens = free.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+        Assert.Equal("stop", free.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+
+        var capped = await CompleteAsync(new { prompt = "The cat sat by the window.", max_tokens = tokens, temperature = 0 });
+
+        Assert.Equal("stop", capped.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(tokens, capped.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Tests.Support;
 using Worker.Engine;
+using Worker.Runner;
 
 namespace Tests.Engine;
 

@@ -26,15 +26,15 @@ public class SpeculativeConfigTests
     [InlineData("""{"method": "ngram", "num_speculative_tokens": 4, "min_adaptive_k": 5}""", "\"min_adaptive_k\" must be between 1 and num_speculative_tokens (4); got 5")]
     public void BadConfig_IsRefusedWithAMessageNamingTheProblem(string json, string expected)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => SpeculativeConfig.Parse(json, TinyModel.Directory));
+        var error = Assert.Throws<InvalidOperationException>(() => SpeculativeConfig.Parse(json, TinyModel.DraftDirectory));
         Assert.StartsWith("--speculative-config is invalid: ", error.Message);
         Assert.Contains(expected, error.Message);
     }
 
     [Fact]
-    public void DraftModelWithoutAPath_UsesTheTargetsOwnDraft()
+    public void DraftModelWithoutAPath_UsesTheDefaultDraftFolder()
     {
-        var config = SpeculativeConfig.Parse("""{"method": "draft_model", "num_speculative_tokens": 3}""", TinyModel.Directory);
+        var config = SpeculativeConfig.Parse("""{"method": "draft_model", "num_speculative_tokens": 3}""", TinyModel.DraftDirectory);
         Assert.Equal(Path.Combine(TinyModel.Directory, ModelFolderBuilder.DraftFolderName), config.DraftModel);
     }
 

@@ -31,7 +31,7 @@ public sealed class EngineHarness : IDisposable
             MaxNumBatchedTokens = maxNumBatchedTokens, EnableChunkedPrefill = chunkedPrefill, LongPrefillTokenThreshold = longPrefillTokenThreshold,
         };
         _model = LoadedModel.Load(TinyModel.Directory, "cpu", null);
-        var config = speculativeConfig is null ? null : SpeculativeConfig.Parse(speculativeConfig, TinyModel.Directory);
+        var config = speculativeConfig is null ? null : SpeculativeConfig.Parse(speculativeConfig, TinyModel.DraftDirectory);
         _draft = EngineFactory.LoadDraft(config, _model, "cpu");
         var policy = new ServiceDefaults.Metrics.MetricsPolicy();
         Engine = EngineFactory.Create(_model, _draft, config, settings, 64L << 20, policy, statsSinks ?? [], NullLogger<LlmEngine>.Instance);

@@ -7,6 +7,9 @@ namespace Tests.Support;
 public static class TinyModel
 {
     public static string Directory => TestModels.Built(ModelSize.Tiny);
+
+    /// <summary>The draft the builder writes beside it, for speculative decoding.</summary>
+    public static string DraftDirectory => Path.Combine(Directory, ModelFolderBuilder.DraftFolderName);
 }
 
 /// <summary>The small (~25M parameter, ~100 MB) model, built once per test run, for tests where memory must show.</summary>

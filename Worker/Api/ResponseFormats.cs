@@ -8,7 +8,7 @@ public sealed record Usage(int PromptTokens, int CompletionTokens)
 }
 
 /// <summary>A finished choice of a non-streamed response.</summary>
-internal sealed record ChoiceResult(int Index, string Text, FinishReason Finish, string? StopReason);
+internal sealed record ChoiceResult(int Index, string Text, FinishReason Finish, object? StopReason);
 
 /// <summary>The id, creation time and model that every object of one response repeats.</summary>
 internal sealed record ResponseHeader(string Id, long Created, string Model)
@@ -31,7 +31,7 @@ internal interface IResponseFormat
     Dictionary<string, object?> Complete(ResponseHeader header, IReadOnlyList<ChoiceResult> choices, Usage usage);
 
     /// <summary>A stream chunk for one choice; <paramref name="first"/> marks that choice's first chunk.</summary>
-    object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField);
+    object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, object? stopReason, bool withUsageField);
 
     /// <summary>The last chunk before [DONE]: no choices, the usage and/or the per-request metrics.</summary>
     object FinalChunk(ResponseHeader header, Usage? usage, PerRequestMetrics? metrics);
@@ -56,7 +56,7 @@ internal sealed class CompletionFormat : IResponseFormat
         ["usage"] = UsageBody(usage),
     };
 
-    public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField) =>
+    public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, object? stopReason, bool withUsageField) =>
         StreamChunks.WithOptionalUsage(new Dictionary<string, object?>(header.Envelope("text_completion"))
         {
             ["choices"] = new[]
@@ -94,7 +94,7 @@ internal sealed class ChatFormat : IResponseFormat
         ["usage"] = CompletionFormat.UsageBody(usage),
     };
 
-    public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, string? stopReason, bool withUsageField)
+    public object Chunk(ResponseHeader header, int choice, string text, bool first, FinishReason? finish, object? stopReason, bool withUsageField)
     {
         // The first chunk of a choice names the role; the last one may carry no content, only the finish.
         var delta = new Dictionary<string, object?>();

@@ -1,4 +1,5 @@
 using Worker.Engine;
+using Worker.Runner;
 
 namespace Worker.Api;
 

@@ -76,7 +76,7 @@ public sealed partial class LlmEngine
         }
         if (pause.ClearCache && pause.Mode != PauseMode.Keep)
         {
-            _scheduler.Prefixes.Clear();
+            _scheduler.Cache.ClearPrefixes();
         }
         _paused = true;
         _pauseToAnnounce = pause.Applied;

@@ -6,9 +6,10 @@ namespace Worker.Engine;
 
 /// <summary>
 /// The engine loop, vLLM V1's: on its own thread it takes new requests and aborts, asks the scheduler for the step's
-/// plan, has the proposer guess (speculative decoding), the runner execute the plan in one batched forward pass
-/// (plus a pass per prefill chunk), then samples each row, accepts or rejects guesses, advances or finishes
-/// sequences, records the turn's stats, and only then hands the results to each request's output channel: by the
+/// plan (schedule), has the proposer guess (speculative decoding), the runner apply the plan's cache operations,
+/// execute its rows in one batched forward pass (plus a pass per prefill chunk), sample them and verify the guesses
+/// (execute_model), then takes each row's tokens, checks stops and advances or finishes sequences
+/// (update_from_output), records the turn's stats, and only then hands the results to each request's output channel: by the
 /// time a client has its response, the metrics count it and its exemplars could still take its span (a span that
 /// has ended cannot be made current again). Nothing outside this thread touches a sequence while it runs.
 /// </summary>
@@ -16,6 +17,7 @@ public sealed partial class LlmEngine : IDisposable
 {
     private readonly LoadedModel _model;
     private readonly IModelRunner _runner;
+    private readonly StepRunner _stepRunner;
     private readonly EngineOptions _options;
     private readonly Scheduler _scheduler;
     private readonly ILogger _logger;
@@ -47,10 +49,11 @@ public sealed partial class LlmEngine : IDisposable
     {
         _model = model;
         _runner = runner;
+        _stepRunner = new StepRunner(runner);
         _options = options;
         _statsSinks = statsSinks ?? [];
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
-        _scheduler = new Scheduler(options.Limits, options.Cache, runner.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
+        _scheduler = new Scheduler(options.Limits, options.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
         options.KvConnector?.OnProgress(() => _wake.Release());
         _logger = logger;
         _snapshot = TakeSnapshot();
@@ -157,6 +160,8 @@ public sealed partial class LlmEngine : IDisposable
     /// <summary>Stats and snapshot first, outputs last (see the class summary).</summary>
     private void EndTurn()
     {
+        // What finished this turn gives its slots' memory back now, not at the next step.
+        _stepRunner.Apply(_scheduler.Cache.TakeOperations());
         EmitStats();
         _snapshot = TakeSnapshot();
         foreach (var (request, output) in _outbox)
@@ -216,9 +221,9 @@ public sealed partial class LlmEngine : IDisposable
             return;
         }
         CountGenerated(sequence, output.StepEnded, output.Tokens);
-        if (sequence.Unchecked.Count == 0 && sequence.PendingFinish is { } reason)
+        if (sequence.Unchecked.Count == 0 && sequence.PendingFinish is { } pending)
         {
-            CompleteSequence(sequence, reason, stopReason: null);
+            CompleteSequence(sequence, pending.Reason, pending.StopReason);
         }
     }
 
@@ -239,21 +244,26 @@ public sealed partial class LlmEngine : IDisposable
     {
         var plan = _scheduler.Schedule(Stopwatch.GetTimestamp());
         LeaveQueue();
+        if (plan.Pulls.Count > 0 || plan.Rows.Count == 0)
+        {
+            // KV reads write into slots that the plan's operations place and reserve: those are applied first.
+            _stepRunner.Apply(plan.CacheOperations);
+            plan.CacheOperations = [];
+            _scheduler.StartPulls(plan);
+        }
         if (plan.Rows.Count == 0)
         {
             return false;
         }
         var drafted = Stopwatch.GetTimestamp();
         int[][] guesses;
-        RunnerRow[] rows;
-        float[] logits;
+        RowOutput[] outputs;
         long started;
         try
         {
             guesses = Propose(plan);
             started = Stopwatch.GetTimestamp();
-            rows = plan.Rows.Select((row, i) => new RunnerRow(row.Sequence.Slot, [.. row.Tokens, .. guesses[i]], row.Samples ? 1 + guesses[i].Length : 0)).ToArray();
-            logits = _runner.Execute(rows);
+            outputs = _stepRunner.Execute(Input(plan, guesses));
         }
         catch (Exception e)
         {
@@ -271,48 +281,59 @@ public sealed partial class LlmEngine : IDisposable
         var stepDone = Stopwatch.GetTimestamp();
         var draftSeconds = Stopwatch.GetElapsedTime(drafted, started).TotalSeconds;
         var verifySeconds = Stopwatch.GetElapsedTime(started, stepDone).TotalSeconds;
-        var vocab = _runner.VocabSize;
-        var offset = 0;
         for (var i = 0; i < plan.Rows.Count; i++)
         {
-            var row = plan.Rows[i];
-            var sequence = row.Sequence;
-            var rowLogits = logits.AsMemory(offset, rows[i].LogitsRows * vocab);
-            offset += rowLogits.Length;
-            if (sequence.Finish is not null)
-            {
-                continue; // ended with its request earlier in this loop (a sibling's failure)
-            }
-            _stats.ForwardPass(rows[i].Tokens.Length, _runner.Cache.Length(sequence.Slot));
-            if (!row.Samples)
-            {
-                continue; // a prefill chunk that does not finish the prompt: nothing to sample yet
-            }
-            int[] emitted;
-            try
-            {
-                emitted = SampleAndVerify(sequence, rowLogits.Span, guesses[i]);
-            }
-            catch (NonFiniteLogitsException e)
-            {
-                Log.SequenceFailed(_logger, sequence.Request.Id, e);
-                EndRequest(sequence.Request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {e.Message}"));
-                continue;
-            }
-            var accepted = emitted.Length - 1;
-            if (guesses[i].Length > 0)
-            {
-                _stats.SpeculativeRound(sequence, guesses[i].Length, accepted, draftSeconds, verifySeconds);
-                sequence.Speculation.Add(guesses[i].Length, accepted);
-                sequence.SpeculativeK = _options.Speculation!.NextK(sequence.SpeculativeK, guesses[i].Length, accepted);
-            }
-            // The cache keeps the fed tokens and the accepted guesses; the last emitted token is fed next step.
-            var committed = _runner.Cache.Length(sequence.Slot) - guesses[i].Length + accepted;
-            _runner.Cache.Truncate(sequence.Slot, committed);
-            _options.Speculation?.Proposer.Commit(sequence, committed);
-            Advance(sequence, emitted, stepDone);
+            UpdateFromOutput(plan.Rows[i], guesses[i], outputs[i], stepDone, draftSeconds, verifySeconds);
         }
         return true;
+    }
+
+    /// <summary>The plan as the runner takes it: plain data per row, no live sequence.</summary>
+    private StepInput Input(StepPlan plan, int[][] guesses)
+    {
+        var rows = new StepRow[plan.Rows.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var (sequence, tokens, _, samples) = plan.Rows[i];
+            rows[i] = new StepRow(sequence.Request.Id, sequence.Slot, tokens, guesses[i],
+                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random) : null);
+        }
+        return new StepInput(plan.CacheOperations, rows, _options.CheckLogitsForNaN);
+    }
+
+    /// <summary>
+    /// Takes one row's result (vLLM's update_from_output): the computed tokens move on by what was fed and accepted,
+    /// the speculative round is counted, and the emitted tokens are checked for stops and handed on.
+    /// </summary>
+    private void UpdateFromOutput(ScheduledSequence row, int[] guesses, RowOutput output, long stepDone, double draftSeconds, double verifySeconds)
+    {
+        var sequence = row.Sequence;
+        if (sequence.Finish is not null)
+        {
+            return; // ended with its request earlier in this loop (a sibling's failure)
+        }
+        var fed = row.Tokens.Length + guesses.Length;
+        _stats.ForwardPass(fed, sequence.ComputedTokens + fed);
+        if (output.Failure is { } failure)
+        {
+            Log.RowFailed(_logger, sequence.Request.Id, failure);
+            EndRequest(sequence.Request, FinishReason.Error, new EngineError(EngineError.GenerationFailed, $"Generation failed: {failure}"));
+            return;
+        }
+        sequence.SawNaN |= output.SawNaN;
+        sequence.ComputedTokens += row.Tokens.Length + output.AcceptedGuesses;
+        if (!row.Samples)
+        {
+            return; // a prefill chunk that does not finish the prompt: nothing to sample yet
+        }
+        if (guesses.Length > 0)
+        {
+            _stats.SpeculativeRound(sequence, guesses.Length, output.AcceptedGuesses, draftSeconds, verifySeconds);
+            sequence.Speculation.Add(guesses.Length, output.AcceptedGuesses);
+            sequence.SpeculativeK = _options.Speculation!.NextK(sequence.SpeculativeK, guesses.Length, output.AcceptedGuesses);
+        }
+        _options.Speculation?.Proposer.Commit(sequence, sequence.ComputedTokens);
+        Advance(sequence, output.Tokens, stepDone);
     }
 
     /// <summary>Asks the proposer for the guesses the plan allows each decoding sequence; none for the others.</summary>
@@ -337,68 +358,29 @@ public sealed partial class LlmEngine : IDisposable
         return guesses;
     }
 
-    /// <summary>
-    /// Samples each position from the target's own logits with the sequence's sampler, in order: a guess equal to the
-    /// sampled token is accepted and the next position checked; the first that differs is replaced by the sampled
-    /// token (after all are accepted, the next sampled token is a bonus). Every emitted token is the one the target
-    /// alone would have sampled with the same random draws, so output is unchanged by speculation, greedy or seeded.
-    /// </summary>
-    private int[] SampleAndVerify(Sequence sequence, ReadOnlySpan<float> logits, int[] guesses)
-    {
-        var vocab = _runner.VocabSize;
-        var emitted = new List<int>(guesses.Length + 1);
-        for (var position = 0; position <= guesses.Length; position++)
-        {
-            var row = logits.Slice(position * vocab, vocab);
-            if (_options.CheckLogitsForNaN && !sequence.SawNaN)
-            {
-                sequence.SawNaN = HasNaN(row);
-            }
-            var token = Sampler.Sample(row, sequence.Request.Parameters, sequence.Random);
-            emitted.Add(token);
-            if (position == guesses.Length || token != guesses[position])
-            {
-                break;
-            }
-        }
-        return emitted.ToArray();
-    }
-
-    private static bool HasNaN(ReadOnlySpan<float> values)
-    {
-        foreach (var value in values)
-        {
-            if (float.IsNaN(value))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /// <summary>Appends a step's emitted tokens to the sequence and hands them on: counted now, or once checked for stop strings.</summary>
     private void Advance(Sequence sequence, int[] emitted, long stepDone)
     {
-        var (tokens, finish, isStopToken) = AcceptTokens(sequence, emitted);
+        var (tokens, stop) = AcceptTokens(sequence, emitted);
         _stats.TokensComputed(sequence, tokens.Length);
         sequence.HasOutput = true;
         if (sequence.AwaitsChecks)
         {
             // Counted, and ended, once the output processor has checked the tokens for stop strings.
             sequence.Unchecked.Enqueue(new UncheckedOutput(stepDone, tokens.Length));
-            if (finish is { } pending)
+            if (stop is not null)
             {
-                sequence.PendingFinish = pending;
-                EndCompute(sequence, pending);
+                sequence.PendingFinish = stop;
+                EndCompute(sequence, stop.Reason);
             }
-            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: isStopToken, AwaitsCheck: true)));
+            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: stop?.IsStopToken == true, AwaitsCheck: true)));
             return;
         }
         CountGenerated(sequence, stepDone, tokens.Length);
-        if (finish is { } reason)
+        if (stop is not null)
         {
-            EndCompute(sequence, reason);
-            CompleteSequence(sequence, reason, stopReason: null, tokens, isStopToken);
+            EndCompute(sequence, stop.Reason);
+            CompleteSequence(sequence, stop.Reason, stop.StopReason, tokens, stop.IsStopToken);
         }
         else
         {
@@ -421,17 +403,16 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>Takes a step's tokens in order until one ends the sequence; one output carries them all.</summary>
-    private (int[] Tokens, FinishReason? Finish, bool IsStopToken) AcceptTokens(Sequence sequence, int[] tokens)
+    private (int[] Tokens, StopCheck? Stop) AcceptTokens(Sequence sequence, int[] tokens)
     {
         for (var t = 0; t < tokens.Length; t++)
         {
-            var (finish, isStopToken) = sequence.AcceptToken(tokens[t], _model.Folder.EosTokenIds, _model.MaxModelLength);
-            if (finish is not null)
+            if (sequence.AcceptToken(tokens[t], _model.Folder.EosTokenIds, _model.MaxModelLength) is { } stop)
             {
-                return (tokens[..(t + 1)], finish, isStopToken);
+                return (tokens[..(t + 1)], stop);
             }
         }
-        return (tokens, null, false);
+        return (tokens, null);
     }
 
     /// <summary>Requests whose every sequence has been scheduled (or ended) no longer count against the queue limits.</summary>
@@ -456,7 +437,7 @@ public sealed partial class LlmEngine : IDisposable
     /// The sequence's end as clients and metrics see it: counted by reason, its stats recorded, and its last output
     /// queued (carrying the step's last tokens, if any). Its compute is already released.
     /// </summary>
-    private void CompleteSequence(Sequence sequence, FinishReason reason, string? stopReason, int[]? tokens = null, bool endsWithStopToken = false,
+    private void CompleteSequence(Sequence sequence, FinishReason reason, object? stopReason, int[]? tokens = null, bool endsWithStopToken = false,
         EngineError? error = null)
     {
         sequence.Finish = reason;
@@ -515,13 +496,14 @@ public sealed partial class LlmEngine : IDisposable
 
     private EngineSnapshot TakeSnapshot()
     {
-        var blocks = _scheduler.Blocks;
+        var cache = _scheduler.Cache;
+        var blocks = cache.Blocks;
         return new EngineSnapshot(
             _scheduler.Running.Count, _scheduler.WaitingCount, _active.Count,
-            _scheduler.SlotsInUse, _steps,
-            blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, _scheduler.Prefixes.Count,
+            cache.SlotsInUse, _steps,
+            blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, cache.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
-            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected), _scheduler.DeferredCount, _scheduler.HeldCount, _paused);
+            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected), _scheduler.DeferredCount, cache.HeldCount, _paused);
     }
 
     private void Shutdown()
@@ -567,6 +549,9 @@ public sealed partial class LlmEngine : IDisposable
     {
         [LoggerMessage(1, LogLevel.Error, "Request {RequestId} failed in the model step.")]
         public static partial void SequenceFailed(ILogger logger, string requestId, Exception exception);
+
+        [LoggerMessage(3, LogLevel.Error, "Request {RequestId} failed in the model step: {Why}")]
+        public static partial void RowFailed(ILogger logger, string requestId, string why);
 
         [LoggerMessage(2, LogLevel.Warning, "Request {RequestId} could not read its prompt's KV from the prefill worker ({Why}); it computes its prompt here.")]
         public static partial void KvReadFailed(ILogger logger, string requestId, string why);

@@ -4,11 +4,11 @@ namespace Worker.Engine;
 
 /// <summary>
 /// Finished sequences' KV caches kept for reuse, each in a slot of the runner's arena reserved for them, least
-/// recently used first out. A new sequence finds the entry sharing its longest prefix and copies that prefix into its
+/// recently used first out; part of the <see cref="KvCacheManager"/>, it queues its copies and frees as its operations. A new sequence finds the entry sharing its longest prefix and copies that prefix into its
 /// own slot: the entry stays, so several requests at once can reuse one cached prefix. Entries hold whole blocks
 /// only (vLLM caches and counts hits per full block), and a prefix already kept, or kept longer, is not kept twice.
 /// </summary>
-internal sealed class PrefixPool(KvBlockPool blocks, KvArena arena, int firstSlot, int slots)
+internal sealed class PrefixPool(KvBlockPool blocks, List<KvCacheOperation> operations, int firstSlot, int slots)
 {
     private readonly LinkedList<PrefixEntry> _lru = new();
     private readonly Stack<int> _freeSlots = new(Enumerable.Range(firstSlot, slots).Reverse());
@@ -45,7 +45,7 @@ internal sealed class PrefixPool(KvBlockPool blocks, KvArena arena, int firstSlo
             }
         }
         var slot = _freeSlots.Pop();
-        arena.CopyPrefix(fromSlot, slot, tokens.Length);
+        operations.Add(new KvCacheOperation.CopyPrefix(fromSlot, slot, tokens.Length));
         _lru.AddLast(new PrefixEntry(slot, tokens, allocation));
     }
 
@@ -69,7 +69,7 @@ internal sealed class PrefixPool(KvBlockPool blocks, KvArena arena, int firstSlo
     /// <summary>Copies an entry's first <paramref name="tokens"/> into a sequence's slot; the entry becomes the most recently used.</summary>
     public void CopyInto(PrefixEntry entry, int slot, int tokens)
     {
-        arena.CopyPrefix(entry.Slot, slot, tokens);
+        operations.Add(new KvCacheOperation.CopyPrefix(entry.Slot, slot, tokens));
         blocks.MarkReused(entry.Allocation);
         if (_lru.Find(entry) is { } node)
         {
@@ -110,7 +110,7 @@ internal sealed class PrefixPool(KvBlockPool blocks, KvArena arena, int firstSlo
     {
         _lru.Remove(node);
         blocks.Free(node.Value.Allocation, cached: true);
-        arena.Free(node.Value.Slot);
+        operations.Add(new KvCacheOperation.Free(node.Value.Slot));
         _freeSlots.Push(node.Value.Slot);
     }
 

@@ -1,17 +1,16 @@
 using Worker.KvTransfer;
-using Worker.Runner;
 
 namespace Worker.Engine;
 
 /// <summary>
-/// vLLM V1's policy over the runner's KV arena. Each step gets a token budget (--max-num-batched-tokens). Running
+/// vLLM V1's scheduling policy. Each step gets a token budget (--max-num-batched-tokens). Running
 /// sequences come first, in admission order: a decoding one feeds its last token (plus speculative guesses), a
 /// prefilling one the next chunk of its prompt that the budget allows (at most --long-prefill-token-threshold).
 /// Each gets the blocks for what it will hold; when none are free the prefix pool is evicted first, then the most
 /// recently admitted running sequence is preempted (recompute: its slot and blocks are released and it goes back to
 /// the head of the queue). Then waiting sequences are admitted in order, with their first chunk, while a slot and
 /// budget are left and the head's blocks fit; a head that does not fit blocks those behind it. The scheduler
-/// decides; the block pool counts; the arena holds.
+/// decides; the <see cref="KvCacheManager"/> keeps slots, blocks and prefixes, and its operations travel in the plan.
 /// With a KV connector (P/D, vLLM's): a request whose kv_transfer_params name a producer's held KV is given its slot
 /// and blocks, then waits deferred (vLLM's WAITING_FOR_REMOTE_KVS) while its prompt's KV is read into the slot, and
 /// runs once it has arrived, computing only its last prompt token; a failed read falls back to computing the prompt.
@@ -22,10 +21,7 @@ internal sealed class Scheduler
 {
     private readonly LinkedList<Sequence> _waiting = new();
     private readonly List<Sequence> _running = [];
-    private readonly SortedSet<int> _freeSlots;
-    private readonly int _runningSlots;
     private readonly KvCacheConfig _cacheConfig;
-    private readonly KvArena _arena;
     private readonly SchedulerLimits _limits;
     private readonly int _maxModelLength;
     private readonly SpeculativeDecoding? _speculation;
@@ -34,24 +30,18 @@ internal sealed class Scheduler
     private readonly List<Sequence> _draining = [];
     private SchedulerStepCounts _stepCounts = new();
 
-    public Scheduler(SchedulerLimits limits, KvCacheConfig cacheConfig, KvArena arena, int maxModelLength, KvBlockSampler? sampler = null,
+    public Scheduler(SchedulerLimits limits, KvCacheConfig cacheConfig, int maxModelLength, KvBlockSampler? sampler = null,
         SpeculativeDecoding? speculation = null, KvConnector? connector = null)
     {
         _connector = connector;
         _limits = limits;
         _cacheConfig = cacheConfig;
-        _arena = arena;
         _maxModelLength = maxModelLength;
         _speculation = speculation;
-        _runningSlots = Math.Min(limits.MaxNumSeqs, cacheConfig.RunningSlots);
-        _freeSlots = new SortedSet<int>(Enumerable.Range(0, _runningSlots));
-        Blocks = new KvBlockPool(cacheConfig.TotalBlocks, cacheConfig.BlockSize, sampler);
-        Prefixes = new PrefixPool(Blocks, arena, cacheConfig.RunningSlots, cacheConfig.PrefixSlots);
+        Cache = new KvCacheManager(cacheConfig, limits.MaxNumSeqs, maxModelLength, sampler, speculation?.Proposer, connector?.Producer);
     }
 
-    public KvBlockPool Blocks { get; }
-
-    public PrefixPool Prefixes { get; }
+    public KvCacheManager Cache { get; }
 
     /// <summary>Waiting for capacity plus deferred: vLLM's num_requests_waiting.</summary>
     public int WaitingCount => _waiting.Count + _receiving.Count;
@@ -59,15 +49,9 @@ internal sealed class Scheduler
     /// <summary>Waiting while their prompt's KV is read from a producer.</summary>
     public int DeferredCount => _receiving.Count;
 
-    /// <summary>Finished prefills whose KV is held for a decode worker.</summary>
-    public int HeldCount => _connector?.Producer?.HeldCount ?? 0;
-
     public IReadOnlyList<Sequence> Running => _running;
 
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0 || _receiving.Count > 0;
-
-    /// <summary>KV slots taken, running and kept, counted from the free lists (not from who should hold them).</summary>
-    public int SlotsInUse => _runningSlots - _freeSlots.Count + Prefixes.SlotsInUse;
 
     /// <summary>Totals of every step's counts taken so far.</summary>
     public long PrefixQueries { get; private set; }
@@ -96,7 +80,10 @@ internal sealed class Scheduler
         }
     }
 
-    /// <summary>Plans the next step: running sequences first (preempting if memory is short), then admissions.</summary>
+    /// <summary>
+    /// Plans the next step: running sequences first (preempting if memory is short), then admissions; the plan carries
+    /// the cache operations decided since the last one.
+    /// </summary>
     public StepPlan Schedule(long now)
     {
         var plan = new StepPlan();
@@ -111,12 +98,8 @@ internal sealed class Scheduler
                 continue; // a prompt that must be prefilled whole and does not fit this step's budget
             }
             var scheduled = true;
-            while (!Blocks.TryGrow(sequence.Allocation, HeldTokens(Computed(sequence) + feed + guesses)))
+            while (!Cache.TryGrow(sequence, sequence.ComputedTokens + feed + guesses))
             {
-                if (Prefixes.EvictLeastRecentlyUsed())
-                {
-                    continue;
-                }
                 var victim = _running[^1];
                 Preempt(victim, now);
                 preempted = true;
@@ -135,12 +118,12 @@ internal sealed class Scheduler
         }
 
         // As in vLLM, a step that had to preempt admits nobody: memory is short.
-        while (!preempted && budget > 0 && _freeSlots.Count > 0 && _waiting.First is { } head)
+        while (!preempted && budget > 0 && Cache.HasFreeSlot && _waiting.First is { } head)
         {
             if (PullsPrompt(head.Value))
             {
                 // Reading costs no compute: the budget stays for the sequences behind it.
-                if (!TryStartPull(head.Value))
+                if (!TryPlacePull(plan, head.Value))
                 {
                     break;
                 }
@@ -154,7 +137,17 @@ internal sealed class Scheduler
             _waiting.RemoveFirst();
             budget -= plan.Rows[^1].Tokens.Length;
         }
+        plan.CacheOperations = Cache.TakeOperations();
         return plan;
+    }
+
+    /// <summary>Starts the plan's KV reads, once its cache operations are applied: their slots are placed and reserved.</summary>
+    public void StartPulls(StepPlan plan)
+    {
+        foreach (var (sequence, firstBlock, blocks) in plan.Pulls)
+        {
+            sequence.Pull = _connector!.Pull(sequence.Request.KvTransfer!, sequence.Slot, firstBlock, blocks);
+        }
     }
 
     /// <summary>
@@ -175,7 +168,7 @@ internal sealed class Scheduler
             _waiting.Remove(sequence);
             return;
         }
-        Release(sequence, keepCache);
+        Cache.Release(sequence, keepCache);
     }
 
     /// <summary>
@@ -185,14 +178,12 @@ internal sealed class Scheduler
     /// </summary>
     public Dictionary<string, object?>? Hold(Sequence sequence)
     {
-        if (_connector?.Producer is not { } producer || !_running.Remove(sequence))
+        if (_connector?.Producer is null || !_running.Remove(sequence))
         {
             Finish(sequence);
             return null;
         }
-        _speculation?.Proposer.Release(sequence);
-        // The cache holds the prompt; the token sampled from it was never fed.
-        return producer.Hold(sequence, sequence.Slot, Math.Min(Computed(sequence), sequence.Request.PromptTokens.Length));
+        return Cache.Hold(sequence);
     }
 
     /// <summary>
@@ -205,21 +196,12 @@ internal sealed class Scheduler
         {
             return;
         }
-        if (_connector.Producer is { } producer)
-        {
-            var (released, expired) = producer.TakeReleases();
-            foreach (var sequence in released)
-            {
-                Release(sequence, keepCache: true);
-            }
-            _stepCounts.Connector.ExpiredRequests += expired;
-        }
+        _stepCounts.Connector.ExpiredRequests += Cache.ReleaseHolds();
         foreach (var sequence in _draining.Where(s => s.Pull!.Completion.IsCompleted).ToArray())
         {
             _draining.Remove(sequence);
             CountPull(sequence, sequence.Pull!.Completion.Result, cancelled: true);
-            Blocks.Free(sequence.Allocation, cached: false);
-            ReleaseSlot(sequence);
+            Cache.Release(sequence, keepCache: false);
         }
         foreach (var sequence in _receiving.Where(s => s.Pull!.Completion.IsCompleted).ToArray())
         {
@@ -237,7 +219,7 @@ internal sealed class Scheduler
         var prompt = sequence.Request.PromptTokens.Length;
         var local = sequence.CachedPromptTokens;
         var external = result.Read ? Math.Min(sequence.Pull!.Positions.End, prompt - 1) - local : 0;
-        _arena.Truncate(sequence.Slot, local + external);
+        Cache.Arrived(sequence, local + external);
         sequence.ExternalPromptTokens = external;
         sequence.CachedPromptTokens = local + external;
         if (result.Read)
@@ -276,22 +258,22 @@ internal sealed class Scheduler
         && sequence.Timeline.FirstScheduled == 0 && sequence.Pull is null;
 
     /// <summary>
-    /// Gives the sequence its slot, copies its local prefix hit, takes blocks for what will arrive and starts reading the
-    /// rest of the prompt but its last token (whose logits give the first output token) from the producer. False, changing
-    /// nothing, when the blocks do not fit yet.
+    /// Gives the sequence its slot, copies its local prefix hit, takes blocks for what will arrive and plans the read of
+    /// the rest of the prompt but its last token (whose logits give the first output token) from the producer. False,
+    /// changing nothing, when the blocks do not fit yet.
     /// </summary>
-    private bool TryStartPull(Sequence sequence)
+    private bool TryPlacePull(StepPlan plan, Sequence sequence)
     {
         var remote = sequence.Request.KvTransfer!;
         var prompt = sequence.Tokens.Count;
         var blockSize = _cacheConfig.BlockSize;
-        var (hit, match) = LocalHit(sequence);
+        var (hit, match) = Cache.LocalHit(sequence);
         var needed = (prompt - 1 + blockSize - 1) / blockSize;
         var end = Math.Min(needed, remote.RemoteBlockIds!.Count) * blockSize;
         var firstBlock = hit / blockSize;
         var blocks = Math.Max(0, end / blockSize - firstBlock);
         var reserve = Math.Max(hit, firstBlock * blockSize + blocks * blockSize);
-        if (!TryPlace(sequence, hit, match, Math.Max(reserve, 1)))
+        if (!Cache.TryPlace(sequence, hit, match, Math.Max(reserve, 1)))
         {
             return false;
         }
@@ -302,59 +284,10 @@ internal sealed class Scheduler
             _stepCounts.PrefixHits += hit;
         }
         // Filler tokens of batched passes write just past a slot's length: past what is arriving, never into it.
-        _arena.Reserve(sequence.Slot, reserve);
-        sequence.Pull = _connector!.Pull(remote, sequence.Slot, firstBlock, blocks);
+        Cache.Reserve(sequence, reserve);
+        plan.Pulls.Add((sequence, firstBlock, blocks));
         _receiving.Add(sequence);
         return true;
-    }
-
-    /// <summary>
-    /// The longest prefix of the sequence's tokens the prefix pool holds, in whole blocks, and always at least one token
-    /// short of them all: the next token's logits come from computing it.
-    /// </summary>
-    private (int Hit, PrefixEntry? Entry) LocalHit(Sequence sequence)
-    {
-        var match = _cacheConfig.PrefixCaching ? Prefixes.FindLongestMatch(sequence.Tokens) : null;
-        return match is { } m
-            ? (Math.Min(m.Common, sequence.Tokens.Count - 1) / _cacheConfig.BlockSize * _cacheConfig.BlockSize, m.Entry)
-            : (0, null);
-    }
-
-    /// <summary>
-    /// Gives a waiting sequence a slot holding its local prefix hit and the blocks for <paramref name="tokens"/>,
-    /// evicting kept prefixes (never the one it copies) to make room; false, changing nothing, when they do not fit.
-    /// </summary>
-    private bool TryPlace(Sequence sequence, int hit, PrefixEntry? entry, int tokens)
-    {
-        var needed = Blocks.BlocksFor(HeldTokens(tokens));
-        while (Blocks.FreeBlocks < needed)
-        {
-            if (!Prefixes.EvictLeastRecentlyUsed(keep: hit > 0 ? entry : null))
-            {
-                return false;
-            }
-        }
-        sequence.Slot = _freeSlots.Min;
-        _freeSlots.Remove(sequence.Slot);
-        if (hit > 0)
-        {
-            Prefixes.CopyInto(entry!, sequence.Slot, hit);
-        }
-        Blocks.TryGrow(sequence.Allocation, HeldTokens(tokens));
-        return true;
-    }
-
-    /// <summary>Gives a finished sequence's blocks and slot back, keeping its whole blocks for prefix reuse when it can serve a later prompt.</summary>
-    private void Release(Sequence sequence, bool keepCache)
-    {
-        Blocks.Free(sequence.Allocation, cached: false);
-        // A sequence that stopped inside a run of accepted guesses holds more than it kept: only kept tokens count.
-        var kept = Math.Min(Computed(sequence), sequence.Tokens.Count) / _cacheConfig.BlockSize * _cacheConfig.BlockSize;
-        if (_cacheConfig.PrefixCaching && keepCache && kept > 0)
-        {
-            Prefixes.Add(sequence.Slot, sequence.TokensFrom(0, kept));
-        }
-        ReleaseSlot(sequence);
     }
 
     /// <summary>Releases everything, for shutdown.</summary>
@@ -367,17 +300,16 @@ internal sealed class Scheduler
             pull.Cancel();
         }
         Task.WaitAll(pulls.Select(p => p.Completion).ToArray(), TimeSpan.FromSeconds(10));
-        var held = _connector?.Producer?.TakeReleases(all: true).Released ?? [];
-        foreach (var sequence in _running.Concat(_receiving).Concat(_draining).Concat(held).ToArray())
+        Cache.ReleaseHolds(all: true);
+        foreach (var sequence in _running.Concat(_receiving).Concat(_draining).ToArray())
         {
-            Blocks.Free(sequence.Allocation, cached: false);
-            ReleaseSlot(sequence);
+            Cache.Release(sequence, keepCache: false);
         }
         _running.Clear();
         _receiving.Clear();
         _draining.Clear();
         _waiting.Clear();
-        Prefixes.Clear();
+        Cache.ClearPrefixes();
     }
 
     /// <summary>
@@ -386,7 +318,7 @@ internal sealed class Scheduler
     /// </summary>
     private (int Feed, int Guesses) Portion(Sequence sequence, int budget)
     {
-        var pending = sequence.Tokens.Count - Computed(sequence);
+        var pending = sequence.Tokens.Count - sequence.ComputedTokens;
         return pending > 1 ? (Chunk(pending, budget), 0) : (1, Guesses(sequence, budget - 1));
     }
 
@@ -418,7 +350,7 @@ internal sealed class Scheduler
 
     private void Plan(StepPlan plan, Sequence sequence, int feed, int guesses)
     {
-        var computed = Computed(sequence);
+        var computed = sequence.ComputedTokens;
         var tokens = sequence.TokensFrom(computed, feed);
         var samples = computed + feed == sequence.Tokens.Count;
         plan.Rows.Add(new ScheduledSequence(sequence, tokens, guesses, samples));
@@ -426,9 +358,9 @@ internal sealed class Scheduler
 
     private bool TryAdmit(StepPlan plan, Sequence sequence, int budget, long now)
     {
-        var (hit, match) = LocalHit(sequence);
+        var (hit, match) = Cache.LocalHit(sequence);
         var feed = Chunk(sequence.Tokens.Count - hit, budget);
-        if (feed == 0 || !TryPlace(sequence, hit, match, hit + feed))
+        if (feed == 0 || !Cache.TryPlace(sequence, hit, match, hit + feed))
         {
             return false;
         }
@@ -457,26 +389,11 @@ internal sealed class Scheduler
     private void Preempt(Sequence sequence, long now)
     {
         _running.Remove(sequence);
-        Blocks.Free(sequence.Allocation, cached: false);
-        ReleaseSlot(sequence);
+        Cache.Release(sequence, keepCache: false);
         sequence.Timeline.Preemptions.Add(now);
         _stepCounts.Preemptions++;
         _waiting.AddFirst(sequence);
     }
-
-    private void ReleaseSlot(Sequence sequence)
-    {
-        _speculation?.Proposer.Release(sequence);
-        _arena.Free(sequence.Slot);
-        _freeSlots.Add(sequence.Slot);
-        sequence.Slot = -1;
-    }
-
-    /// <summary>Tokens of the sequence its slot holds (the arena keeps the count): what the next step need not feed again.</summary>
-    private int Computed(Sequence sequence) => sequence.Slot < 0 ? 0 : _arena.Length(sequence.Slot);
-
-    /// <summary>On committed (device) memory a sequence holds its whole slot; on host memory, what it has written.</summary>
-    private int HeldTokens(int tokens) => _cacheConfig.SlotsCommitted ? _maxModelLength : tokens;
 }
 
 /// <summary>The scheduler's knobs: --max-num-seqs, --max-num-batched-tokens, --enable-chunked-prefill, --long-prefill-token-threshold.</summary>

@@ -25,8 +25,8 @@ public sealed class Sequence
 
     public FinishReason? Finish { get; internal set; }
 
-    /// <summary>The stop string that ended the sequence, when one did.</summary>
-    public string? StopReason { get; internal set; }
+    /// <summary>vLLM's stop_reason: the stop string (text) or the stop_token_ids entry (token id) that ended the sequence.</summary>
+    public object? StopReason { get; internal set; }
 
     /// <summary>Prompt tokens whose KV was not computed here: from the prefix pool, or read from a prefill worker.</summary>
     public int CachedPromptTokens { get; internal set; }
@@ -55,6 +55,9 @@ public sealed class Sequence
     /// <summary>The runner's KV slot while the sequence runs; -1 while it waits.</summary>
     internal int Slot { get; set; } = -1;
 
+    /// <summary>Tokens whose KV its slot holds (vLLM's num_computed_tokens): what the next step need not feed again.</summary>
+    internal int ComputedTokens { get; set; }
+
     internal KvAllocation Allocation { get; set; } = new();
 
     /// <summary>
@@ -70,7 +73,7 @@ public sealed class Sequence
     internal int CountedOutputTokens { get; set; }
 
     /// <summary>How the engine itself ended a sequence whose last outputs still wait for their check.</summary>
-    internal FinishReason? PendingFinish { get; set; }
+    internal StopCheck? PendingFinish { get; set; }
 
     /// <summary>The sequence has produced an output since it was submitted (its prompt has been computed once).</summary>
     internal bool HasOutput { get; set; }
@@ -87,22 +90,32 @@ public sealed class Sequence
     /// <summary><paramref name="count"/> tokens from <paramref name="start"/> on.</summary>
     internal int[] TokensFrom(int start, int count) => _tokens.GetRange(start, count).ToArray();
 
-    /// <summary>Takes a sampled token: returns how it ends the sequence, if it does (EOS, stop_token_ids, max_tokens, max_model_len).</summary>
-    internal (FinishReason? Finish, bool IsStopToken) AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)
+    /// <summary>
+    /// Takes a sampled token and says whether it ends the sequence, in vLLM's order (check_stop): EOS (unless
+    /// ignore_eos), then stop_token_ids (stop_reason is the token id), then max_tokens or max_model_len.
+    /// </summary>
+    internal StopCheck? AcceptToken(int token, IReadOnlyList<int> eosTokenIds, int maxModelLength)
     {
         _tokens.Add(token);
         var parameters = Request.Parameters;
-        if ((!parameters.IgnoreEos && eosTokenIds.Contains(token)) || parameters.StopTokenIds.Contains(token))
+        if (!parameters.IgnoreEos && eosTokenIds.Contains(token))
         {
-            return (FinishReason.Stop, true);
+            return new StopCheck(FinishReason.Stop, null, IsStopToken: true);
         }
-        return OutputTokenCount >= parameters.MaxTokens || _tokens.Count >= maxModelLength ? (FinishReason.Length, false) : (null, false);
+        if (parameters.StopTokenIds.Contains(token))
+        {
+            return new StopCheck(FinishReason.Stop, token, IsStopToken: true);
+        }
+        return OutputTokenCount >= parameters.MaxTokens || _tokens.Count >= maxModelLength ? new StopCheck(FinishReason.Length, null, IsStopToken: false) : null;
     }
 
     /// <summary>A stop string ended the output after its first <paramref name="outputTokens"/> tokens: the rest are dropped.</summary>
     internal void TruncateOutput(int outputTokens) =>
         _tokens.RemoveRange(Request.PromptTokens.Length + outputTokens, OutputTokenCount - outputTokens);
 }
+
+/// <summary>How a token ended a sequence: the reason, vLLM's stop_reason, and whether the token is a stop token (not shown as text).</summary>
+internal sealed record StopCheck(FinishReason Reason, object? StopReason, bool IsStopToken);
 
 /// <summary>A completed read of a sequence's prompt KV: bytes moved and how long the transfer took.</summary>
 public sealed record KvTransferTiming(long Bytes, double Seconds);

@@ -17,7 +17,7 @@ public sealed record SequenceOutput(
     int Choice,
     int[] Tokens,
     FinishReason? Finish = null,
-    string? StopReason = null,
+    object? StopReason = null,
     EngineError? Error = null,
     bool EndsWithStopToken = false,
     bool AwaitsCheck = false,

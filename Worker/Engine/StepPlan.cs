@@ -1,11 +1,20 @@
+using Worker.Runner;
+
 namespace Worker.Engine;
 
 /// <summary>
-/// What the scheduler decided for one step (vLLM's SchedulerOutput): which sequences run and what each feeds. The
-/// runner executes it in one batched forward pass for the decode rows, plus a pass per prefill chunk.
+/// What the scheduler decided for one step (vLLM's SchedulerOutput): the cache operations decided since the last
+/// step (prefix copies, reservations, truncations, frees), the KV reads to start once they are applied, and which
+/// sequences run and what each feeds. The runner executes the rows in one batched forward pass for the decode rows,
+/// plus a pass per prefill chunk.
 /// </summary>
 internal sealed class StepPlan
 {
+    public IReadOnlyList<KvCacheOperation> CacheOperations { get; set; } = [];
+
+    /// <summary>Sequences placed to receive their prompt's KV: the blocks of the producer's to read, from the first.</summary>
+    public List<(Sequence Sequence, int FirstBlock, int Blocks)> Pulls { get; } = [];
+
     public List<ScheduledSequence> Rows { get; } = [];
 }
 

@@ -135,7 +135,7 @@ public sealed partial class EngineHost(
     {
         var settings = options.Value;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, _modelPath!);
+        var speculativeConfig = string.IsNullOrWhiteSpace(settings.SpeculativeConfig) ? null : SpeculativeConfig.Parse(settings.SpeculativeConfig, Path.Combine(_modelPath!, ModelFolderBuilder.DraftFolderName));
         var model = LoadedModel.Load(_modelPath!, settings.Device, settings.MaxModelLen, settings.IntraOpThreads, modelData);
         var draft = EngineFactory.LoadDraft(speculativeConfig, model, settings.Device);
         var policy = metricsPolicy ?? new MetricsPolicy();

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Worker.Engine;
 using Worker.Runner;
 
 namespace Worker.KvTransfer;
@@ -75,14 +74,14 @@ internal sealed partial class KvProducer : IDisposable
     }
 
     /// <summary>Holds a finished prefill's slot (its first <paramref name="tokens"/> positions) for a decode worker; returns the request's kv_transfer_params.</summary>
-    public Dictionary<string, object?> Hold(Sequence sequence, int slot, int tokens)
+    public Dictionary<string, object?> Hold(string requestId, int slot, int tokens)
     {
         var first = slot * (_arena.Capacity / _layout.BlockSize);
         var blocks = (tokens + _layout.BlockSize - 1) / _layout.BlockSize;
-        var id = $"{sequence.Request.Id}-{Interlocked.Increment(ref _transfers)}";
+        var id = $"{requestId}-{Interlocked.Increment(ref _transfers)}";
         lock (_lock)
         {
-            _held[id] = new HeldKv(sequence, slot, first, blocks, Stopwatch.GetTimestamp() + (long)(_config.AbortRequestTimeout.TotalSeconds * Stopwatch.Frequency));
+            _held[id] = new HeldKv(slot, first, blocks, Stopwatch.GetTimestamp() + (long)(_config.AbortRequestTimeout.TotalSeconds * Stopwatch.Frequency));
         }
         // The engine may be idle when the hold expires: wake it to free the slot.
         _ = Task.Delay(_config.AbortRequestTimeout + TimeSpan.FromMilliseconds(20)).ContinueWith(_ => _wake(), TaskScheduler.Default);
@@ -90,10 +89,10 @@ internal sealed partial class KvProducer : IDisposable
             DateTimeOffset.UtcNow + _config.AbortRequestTimeout);
     }
 
-    /// <summary>For the engine thread: the held sequences to free now (read and notified, or expired unread), and how many expired.</summary>
-    public (List<Sequence> Released, int Expired) TakeReleases(bool all = false)
+    /// <summary>For the engine thread: the held slots to free now (read and notified, or expired unread), and how many expired.</summary>
+    public (List<int> Slots, int Expired) TakeReleases(bool all = false)
     {
-        var released = new List<Sequence>();
+        var released = new List<int>();
         var expired = 0;
         var now = Stopwatch.GetTimestamp();
         lock (_lock)
@@ -104,7 +103,7 @@ internal sealed partial class KvProducer : IDisposable
                 if (all || held.Notified || expires)
                 {
                     _held.Remove(id);
-                    released.Add(held.Sequence);
+                    released.Add(held.Slot);
                     if (expires && !held.Notified && !all)
                     {
                         expired++;
@@ -281,10 +280,8 @@ internal sealed partial class KvProducer : IDisposable
         Task.WaitAll([_accepting, .. connections.Select(c => c.Serving)], TimeSpan.FromSeconds(10));
     }
 
-    private sealed class HeldKv(Sequence sequence, int slot, int firstBlockId, int blocks, long deadline)
+    private sealed class HeldKv(int slot, int firstBlockId, int blocks, long deadline)
     {
-        public Sequence Sequence { get; } = sequence;
-
         public int Slot { get; } = slot;
 
         public int FirstBlockId { get; } = firstBlockId;

@@ -6,4 +6,4 @@ namespace Worker.Output;
 /// What one engine output means to the client, ready to send: new text of one choice, the tokens it counts in usage,
 /// and the finish on the choice's last delta. Immutable: the API never reads engine objects.
 /// </summary>
-public sealed record ChoiceDelta(int Choice, string Text, int NewTokens, FinishReason? Finish = null, string? StopReason = null, EngineError? Error = null);
+public sealed record ChoiceDelta(int Choice, string Text, int NewTokens, FinishReason? Finish = null, object? StopReason = null, EngineError? Error = null);

@@ -74,6 +74,21 @@ internal sealed class KvArena : IDisposable
         }
     }
 
+    /// <summary>Applies the cache manager's operations, in order.</summary>
+    public void Apply(IReadOnlyList<KvCacheOperation> operations)
+    {
+        foreach (var operation in operations)
+        {
+            switch (operation)
+            {
+                case KvCacheOperation.CopyPrefix copy: CopyPrefix(copy.From, copy.To, copy.Tokens); break;
+                case KvCacheOperation.Truncate truncate: Truncate(truncate.Slot, truncate.Tokens); break;
+                case KvCacheOperation.Reserve reserve: Reserve(reserve.Slot, reserve.Tokens); break;
+                case KvCacheOperation.Free free: Free(free.Slot); break;
+            }
+        }
+    }
+
     /// <summary>Bytes of the arena that hold memory now (on host memory, the pages sequences have written).</summary>
     public long ResidentBytes() =>
         Enumerable.Range(0, Layers).Sum(layer => _memory.ResidentBytes(_keys[layer], SlotBytes * Slots) + _memory.ResidentBytes(_values[layer], SlotBytes * Slots));

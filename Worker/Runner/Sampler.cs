@@ -1,5 +1,3 @@
-using Worker.Engine;
-
 namespace Worker.Runner;
 
 /// <summary>

@@ -6,7 +6,7 @@ namespace Worker.Engine.Speculation;
 /// <summary>
 /// --speculative-config, as vLLM takes it: {"method":"draft_model","model":PATH,"num_speculative_tokens":K} or
 /// {"method":"ngram","num_speculative_tokens":K,"prompt_lookup_max":N,"prompt_lookup_min":M}. A draft_model without
-/// "model" uses the target's own draft folder (DIR/draft), which the embedded default model ships.
+/// "model" uses the draft folder the caller names (the target's DIR/draft, which the embedded default model ships).
 /// </summary>
 /// <param name="MinAdaptiveK">This project's extension ("min_adaptive_k", ONNX Runtime GenAI's name): each sequence's K
 /// moves between this and num_speculative_tokens with its acceptance. Null: K stays fixed.</param>
@@ -20,10 +20,10 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
     public const int MaxSpeculativeTokens = 16;
 
     /// <summary>Reads and checks the JSON alone (options validation): a draft folder is resolved and checked at start-up.</summary>
-    public static SpeculativeConfig Parse(string json) => Parse(json, targetModelPath: null);
+    public static SpeculativeConfig Parse(string json) => Parse(json, defaultDraftModel: null);
 
-    /// <param name="targetModelPath">The target's folder, whose draft/ a draft_model without "model" uses; null: not resolved yet.</param>
-    public static SpeculativeConfig Parse(string json, string? targetModelPath)
+    /// <param name="defaultDraftModel">The folder a draft_model without "model" uses (the target's draft/); null: not resolved yet.</param>
+    public static SpeculativeConfig Parse(string json, string? defaultDraftModel)
     {
         var root = Options.JsonSetting.ParseObject(json, Invalid);
         var method = String(root, "method") ?? throw Invalid("\"method\" is required (draft_model or ngram)");
@@ -45,7 +45,7 @@ public sealed record SpeculativeConfig(string Method, int NumSpeculativeTokens, 
         switch (method)
         {
             case DraftModelMethod:
-                var draft = String(root, "model") ?? (targetModelPath is null ? null : Path.Combine(targetModelPath, ModelBuilder.ModelFolderBuilder.DraftFolderName));
+                var draft = String(root, "model") ?? defaultDraftModel;
                 if (draft is null)
                 {
                     return new SpeculativeConfig(method, k, null, 0, 0, minAdaptiveK, disableByBatchSize);

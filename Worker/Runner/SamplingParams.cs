@@ -1,4 +1,4 @@
-namespace Worker.Engine;
+namespace Worker.Runner;
 
 /// <summary>How one request samples, already validated by the API.</summary>
 public sealed record SamplingParams

@@ -1,0 +1,44 @@
+namespace Worker.Runner;
+
+/// <summary>
+/// One step as the runner executes it (vLLM's SchedulerOutput as the model runner takes it), plain data: the KV-cache
+/// operations the scheduler decided since the last step, applied first and in order, then the rows of the batched pass.
+/// </summary>
+/// <param name="CheckLogitsForNaN">VLLM_COMPUTE_NANS_IN_LOGITS: report rows whose logits hold a NaN.</param>
+internal sealed record StepInput(IReadOnlyList<KvCacheOperation> CacheOperations, IReadOnlyList<StepRow> Rows, bool CheckLogitsForNaN = false);
+
+/// <summary>
+/// One sequence's row: the slot it owns, the tokens its cache lacks that it feeds now, the draft's guesses fed after
+/// them, and how the row samples; <paramref name="Sampling"/> null for a prefill chunk that does not finish its prompt.
+/// </summary>
+internal sealed record StepRow(string RequestId, int Slot, int[] Tokens, int[] Guesses, RowSampling? Sampling);
+
+/// <summary>A row's sampling parameters and its sequence's own random source (seeded runs reproduce, alone or batched).</summary>
+internal sealed record RowSampling(SamplingParams Parameters, Random Random);
+
+/// <summary>
+/// What the step gave one row: the tokens it emits (the accepted guesses, then the token sampled after them; none for
+/// a row that does not sample), and its cache length afterwards, rejected guesses cut off. <paramref name="Failure"/>
+/// is set when no token could be sampled (non-finite logits); the other rows are unaffected.
+/// </summary>
+internal sealed record RowOutput(int[] Tokens, int CachedTokens, bool SawNaN = false, string? Failure = null)
+{
+    /// <summary>Guesses the target agreed with: every emitted token but the last.</summary>
+    public int AcceptedGuesses => Math.Max(0, Tokens.Length - 1);
+}
+
+/// <summary>A change to the KV arena's slots that the scheduler's cache manager decided; the runner applies it before the step's passes.</summary>
+internal abstract record KvCacheOperation
+{
+    /// <summary>Copies a kept prefix's first tokens into a sequence's slot (a prefix hit), or a finished sequence's into a prefix slot.</summary>
+    public sealed record CopyPrefix(int From, int To, int Tokens) : KvCacheOperation;
+
+    /// <summary>Keeps only the slot's first tokens: a pulled prompt whose read ended short of what was reserved.</summary>
+    public sealed record Truncate(int Slot, int Tokens) : KvCacheOperation;
+
+    /// <summary>The slot will hold this many tokens once a KV read in flight has written them: batched passes write past them.</summary>
+    public sealed record Reserve(int Slot, int Tokens) : KvCacheOperation;
+
+    /// <summary>Empties the slot and gives its pages back.</summary>
+    public sealed record Free(int Slot) : KvCacheOperation;
+}

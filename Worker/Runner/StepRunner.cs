@@ -1,0 +1,91 @@
+namespace Worker.Runner;
+
+/// <summary>
+/// Executes a step (vLLM's execute_model then sample): applies the cache manager's operations, runs the rows' batched
+/// forward passes, samples each row and verifies its guesses, and cuts rejected guesses out of the cache. Returns the
+/// tokens per row; the engine decides what they mean for the request (stops, finishes).
+/// </summary>
+internal sealed class StepRunner(IModelRunner model)
+{
+    public int VocabSize => model.VocabSize;
+
+    /// <summary>Applies cache operations outside a step (what finished between steps; slots a KV read is about to write).</summary>
+    public void Apply(IReadOnlyList<KvCacheOperation> operations) => model.Cache.Apply(operations);
+
+    /// <exception cref="Exception">The forward pass failed: every row's cache is in doubt.</exception>
+    public RowOutput[] Execute(StepInput step)
+    {
+        Apply(step.CacheOperations);
+        if (step.Rows.Count == 0)
+        {
+            return [];
+        }
+        var rows = new RunnerRow[step.Rows.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var row = step.Rows[i];
+            var tokens = row.Guesses.Length == 0 ? row.Tokens : [.. row.Tokens, .. row.Guesses];
+            rows[i] = new RunnerRow(row.Slot, tokens, row.Sampling is null ? 0 : 1 + row.Guesses.Length);
+        }
+        var logits = model.Execute(rows);
+        var outputs = new RowOutput[rows.Length];
+        var offset = 0;
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var row = step.Rows[i];
+            var rowLogits = logits.AsSpan(offset, rows[i].LogitsRows * VocabSize);
+            offset += rowLogits.Length;
+            outputs[i] = row.Sampling is { } sampling
+                ? SampleAndVerify(row, sampling, rowLogits, step.CheckLogitsForNaN)
+                : new RowOutput([], model.Cache.Length(row.Slot));
+        }
+        return outputs;
+    }
+
+    /// <summary>
+    /// Samples each position from the target's own logits with the row's sampler, in order: a guess equal to the
+    /// sampled token is accepted and the next position checked; the first that differs is replaced by the sampled
+    /// token (after all are accepted, the next sampled token is a bonus). Every emitted token is the one the target
+    /// alone would have sampled with the same random draws, so output is unchanged by speculation, greedy or seeded.
+    /// The cache keeps the fed tokens and the accepted guesses; the last emitted token is fed next step.
+    /// </summary>
+    private RowOutput SampleAndVerify(StepRow row, RowSampling sampling, ReadOnlySpan<float> logits, bool checkNaN)
+    {
+        var emitted = new List<int>(row.Guesses.Length + 1);
+        var sawNaN = false;
+        try
+        {
+            for (var position = 0; position <= row.Guesses.Length; position++)
+            {
+                var positionLogits = logits.Slice(position * VocabSize, VocabSize);
+                sawNaN |= checkNaN && HasNaN(positionLogits);
+                var token = Sampler.Sample(positionLogits, sampling.Parameters, sampling.Random);
+                emitted.Add(token);
+                if (position == row.Guesses.Length || token != row.Guesses[position])
+                {
+                    break;
+                }
+            }
+        }
+        catch (NonFiniteLogitsException e)
+        {
+            return new RowOutput([], model.Cache.Length(row.Slot), sawNaN, e.Message);
+        }
+        var rejected = row.Guesses.Length - (emitted.Count - 1);
+        var committed = model.Cache.Length(row.Slot) - rejected;
+        model.Cache.Truncate(row.Slot, committed);
+        return new RowOutput(emitted.ToArray(), committed, sawNaN);
+    }
+
+    private static bool HasNaN(ReadOnlySpan<float> values)
+    {
+        foreach (var value in values)
+        {
+            if (float.IsNaN(value))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}
