@@ -12,6 +12,8 @@ dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 
 [[ -x "$root/bin/bash" ]] || debootstrap --variant=minbase --include=ca-certificates,git,procps,curl bookworm "$root" http://deb.debian.org/debian
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This host's trust store: a machine behind a TLS-inspecting proxy trusts its CA, and so must the root's NuGet and git.
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 cleanup() {
   for mount in opt/dotnet tmp proc sys dev; do umount -l "$root/$mount" 2>/dev/null || true; done
   [[ "${KEEP_ROOT:-0}" == 1 ]] || rm -rf "$root"
@@ -28,4 +30,4 @@ mkdir -p "$root/work"
 git clone -q "$PWD" "$root/work/repo"
 mkdir -p "$root/work/shared" && cp -r ../shared/. "$root/work/shared/" 2>/dev/null || true
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/opt/dotnet:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  DOTNET_ROOT=/opt/dotnet CI=true bash -c 'cd /work/repo && git log --oneline -1 && bash .ci/run'
+  DOTNET_ROOT=/opt/dotnet DOTNET_CLI_TELEMETRY_OPTOUT=1 NUGET_CERT_REVOCATION_MODE="${NUGET_CERT_REVOCATION_MODE:-online}" CI=true bash -c 'cd /work/repo && git log --oneline -1 && bash .ci/run'
