@@ -61,7 +61,7 @@ internal sealed class ApiKeyGate : IDisposable
             return;
         }
         await ProxiedRequest.BufferAsync(http);
-        var weight = ProxiedRequest.TokenWeight(http);
+        var weight = ProxiedRequest.Of(http).TokenWeight;
         using var tokens = _tokens.AttemptAcquire(key, key.TokensPerMinute is { } limit ? Math.Min(weight, limit) : weight);
         if (!tokens.IsAcquired || key.TokensPerMinute is { } most && weight > most)
         {

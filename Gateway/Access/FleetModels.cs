@@ -7,22 +7,21 @@ namespace Gateway.Access;
 /// <summary>GET /v1/models through the gateway: the models of the whole fleet (every available worker's, each id once), not of one worker.</summary>
 internal static class FleetModels
 {
-    private static readonly HttpClient Client = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = TimeSpan.FromSeconds(5) };
-
     public static IEndpointRouteBuilder MapFleetModels(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/v1/models", ListAsync).WithName("ListFleetModels");
         return routes;
     }
 
-    private static async Task<IResult> ListAsync(IProxyStateLookup proxyState, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(IProxyStateLookup proxyState, IHttpClientFactory clients, CancellationToken cancellationToken)
     {
+        var client = clients.CreateClient(Proxy.GatewayHttpClients.FleetModels);
         var workers = proxyState.GetClusters().SelectMany(c => c.DestinationsState.AvailableDestinations).Select(d => d.Model.Config.Address).Distinct();
         var answers = await Task.WhenAll(workers.Select(async address =>
         {
             try
             {
-                return await Client.GetFromJsonAsync<JsonObject>(new Uri(new Uri(address), "/v1/models"), cancellationToken);
+                return await client.GetFromJsonAsync<JsonObject>(new Uri(new Uri(address), "/v1/models"), cancellationToken);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
             {

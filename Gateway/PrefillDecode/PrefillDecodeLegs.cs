@@ -25,12 +25,13 @@ internal sealed partial class PrefillDecodeLegs(
     IEnumerable<ILoadBalancingPolicy> policies,
     IOptions<PrefillDecodeOptions> options,
     GatewayMetrics metrics,
-    ILogger<PrefillDecodeLegs> logger) : IDisposable
+    IHttpClientFactory clients,
+    ILogger<PrefillDecodeLegs> logger)
 {
     private static readonly string[] GenerationPaths = ["/v1/completions", "/v1/chat/completions"];
 
     /// <summary>The legs' own client: a prefill leg is not retried (the decode worker takes over instead) and may take long.</summary>
-    private readonly HttpClient _client = new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) }) { Timeout = Timeout.InfiniteTimeSpan };
+    private readonly HttpClient _client = clients.CreateClient(GatewayHttpClients.PrefillDecode);
     private readonly PrefixIndex _decodeCaches = new(options.Value.BlockSize);
 
     public async Task InvokeAsync(HttpContext http, Func<Task> next)
@@ -45,8 +46,9 @@ internal sealed partial class PrefillDecodeLegs(
             return;
         }
 
-        var raw = await ReadBodyAsync(http.Request, http.RequestAborted);
-        if (Parse(raw) is not { } body || body.ContainsKey("kv_transfer_params") || await TokenizeAsync(decode, body, http) is not { } tokens)
+        // The body as the gateway read it once (ProxiedRequest); the decode leg sends a copy with the prefill's answer.
+        if ((await ProxiedRequest.BufferAsync(http)).Body?.DeepClone() is not JsonObject body || body.ContainsKey("kv_transfer_params")
+            || await TokenizeAsync(decode, body, http) is not { } tokens)
         {
             await next(); // not a request this gateway splits (malformed, already P/D, or not tokenizable): the decode worker answers it
             return;
@@ -81,6 +83,7 @@ internal sealed partial class PrefillDecodeLegs(
             return;
         }
         body["kv_transfer_params"] = kvTransferParams;
+        ProxiedRequest.Of(http).Body = body;
         SetBody(http.Request, JsonSerializer.SerializeToUtf8Bytes(body));
         metrics.PrefillDecode("split");
         await next();
@@ -124,7 +127,7 @@ internal sealed partial class PrefillDecodeLegs(
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         timeout.CancelAfter(options.Value.PrefillTimeout);
-        prefill.ConcurrentRequestCount++;
+        CountLeg(prefill, +1);
         try
         {
             var response = await _client.SendAsync(request, timeout.Token);
@@ -150,7 +153,7 @@ internal sealed partial class PrefillDecodeLegs(
         }
         finally
         {
-            prefill.ConcurrentRequestCount--;
+            CountLeg(prefill, -1);
         }
     }
 
@@ -194,24 +197,16 @@ internal sealed partial class PrefillDecodeLegs(
         return policy?.PickDestination(http, cluster, available) ?? available[0];
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// A prefill leg in flight on a destination, counted where the prefill cluster's policy reads it. Only the legs
+    /// count there (no route proxies to the prefill cluster), and under one lock per destination no two legs' read,
+    /// add and write interleave (a bare ++ on ConcurrentRequestCount is not atomic).
+    /// </summary>
+    private static void CountLeg(DestinationState destination, int change)
     {
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, cancellationToken);
-        var bytes = buffer.ToArray();
-        SetBody(request, bytes);
-        return bytes;
-    }
-
-    private static JsonObject? Parse(byte[] body)
-    {
-        try
+        lock (destination)
         {
-            return JsonNode.Parse(body) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            return null;
+            destination.ConcurrentRequestCount += change;
         }
     }
 
@@ -221,8 +216,6 @@ internal sealed partial class PrefillDecodeLegs(
         request.Body = new MemoryStream(body);
         request.ContentLength = body.Length;
     }
-
-    public void Dispose() => _client.Dispose();
 
     private static partial class Log
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Gateway.Proxy;
@@ -6,89 +7,97 @@ namespace Gateway.Proxy;
 /// <summary>
 /// The client's request as the gateway keeps it: its body buffered (so a retry can send it again) and read once for
 /// what the gateway decides by: whether it asks for a stream (its first-byte timeout, how a broken response ends), its
-/// prompt as text (prefix affinity) and the tokens it may use (per-key token limits).
+/// prompt as text (prefix affinity), the tokens it may use (per-key token limits) and the parsed body (the P/D legs).
+/// Kept as a typed feature on the request, as YARP keeps its own (<c>IReverseProxyFeature</c>).
 /// </summary>
-internal static class ProxiedRequest
+internal sealed class ProxiedRequest
 {
     public static readonly HttpRequestOptionsKey<bool> StreamingOption = new("vellum.streaming");
-    private const string StreamingItem = "vellum.streaming";
-    private const string PromptItem = "vellum.prompt";
-    private const string WeightItem = "vellum.token-weight";
-    private const string BufferedItem = "vellum.buffered";
 
-    /// <summary>Buffers the body and reads what the gateway decides by; once per request, whoever asks first.</summary>
-    public static async Task BufferAsync(HttpContext http)
-    {
-        if (!http.Items.TryAdd(BufferedItem, true))
-        {
-            return;
-        }
-        http.Request.EnableBuffering();
-        if (http.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true)
-        {
-            return;
-        }
-        try
-        {
-            using var body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
-            if (body.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                http.Items[StreamingItem] = body.RootElement.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True;
-                http.Items[PromptItem] = PromptText(body.RootElement);
-                http.Items[WeightItem] = TokenWeight(body.RootElement);
-            }
-        }
-        catch (JsonException)
-        {
-            // Not JSON after all: the worker says what is wrong with it.
-        }
-        Rewind(http);
-    }
+    /// <summary>
+    /// The body as JSON, when it is a JSON object. After a P/D split it is the decode leg's body (with the prefill's
+    /// kv_transfer_params), so a retry on another decode worker reads the same held KV instead of prefilling again.
+    /// </summary>
+    public JsonObject? Body { get; set; }
+
+    public bool IsStreaming { get; private init; }
 
     /// <summary>The prompt as text, for prefix affinity: a completion's prompt, or a chat's messages as "role: content" lines.</summary>
-    public static string? Prompt(HttpContext http) => http.Items.TryGetValue(PromptItem, out var prompt) ? prompt as string : null;
-
-    private static string? PromptText(JsonElement body)
-    {
-        if (body.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array)
-        {
-            return string.Concat(messages.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.Object).Select(m =>
-                $"{Text(m, "role")}: {(m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String ? content.GetString() : content.ToString())}\n"));
-        }
-        return body.TryGetProperty("prompt", out var prompt) ? prompt.ValueKind switch
-        {
-            JsonValueKind.String => prompt.GetString(),
-            JsonValueKind.Array when prompt.GetArrayLength() > 0 && prompt[0].ValueKind == JsonValueKind.String => prompt[0].GetString(),
-            _ => null,
-        } : null;
-
-        static string? Text(JsonElement element, string name) => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-    }
+    public string? Prompt { get; private init; }
 
     /// <summary>Tokens the request may use (1 when its body says nothing: the worker refuses it with the reason).</summary>
-    public static int TokenWeight(HttpContext http) => http.Items.TryGetValue(WeightItem, out var weight) && weight is int tokens ? tokens : 1;
+    public int TokenWeight { get; private init; } = 1;
+
+    /// <summary>What the gateway read of the request; empty until <see cref="BufferAsync"/> has run.</summary>
+    public static ProxiedRequest Of(HttpContext http) => http.Features.Get<ProxiedRequest>() ?? new ProxiedRequest();
+
+    /// <summary>Buffers the body and reads what the gateway decides by; once per request, whoever asks first.</summary>
+    public static async Task<ProxiedRequest> BufferAsync(HttpContext http)
+    {
+        if (http.Features.Get<ProxiedRequest>() is { } read)
+        {
+            return read;
+        }
+        http.Request.EnableBuffering();
+        var request = new ProxiedRequest();
+        if (http.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            try
+            {
+                if (await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted) is JsonObject body)
+                {
+                    request = new ProxiedRequest
+                    {
+                        Body = body,
+                        IsStreaming = body["stream"] is JsonValue stream && stream.GetValueKind() == JsonValueKind.True,
+                        Prompt = PromptText(body),
+                        TokenWeight = TokenWeightOf(body),
+                    };
+                }
+            }
+            catch (JsonException)
+            {
+                // Not JSON after all: the worker says what is wrong with it.
+            }
+            Rewind(http);
+        }
+        http.Features.Set(request);
+        return request;
+    }
+
+    private static string? PromptText(JsonObject body)
+    {
+        if (body["messages"] is JsonArray messages)
+        {
+            return string.Concat(messages.OfType<JsonObject>().Select(m => $"{Text(m["role"])}: {(Text(m["content"]) ?? m["content"]?.ToJsonString())}\n"));
+        }
+        return body["prompt"] switch
+        {
+            JsonValue prompt => Text(prompt),
+            JsonArray { Count: > 0 } prompts => Text(prompts[0]),
+            _ => null,
+        };
+
+        static string? Text(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+    }
 
     /// <summary>Its prompt's characters ÷ 4 (the gateway has no tokenizer) plus the output it asks for (max_tokens' default 16 without it).</summary>
-    private static int TokenWeight(JsonElement body)
+    private static int TokenWeightOf(JsonObject body)
     {
-        var output = body.TryGetProperty("max_completion_tokens", out var completion) && completion.TryGetInt32(out var c) ? c
-            : body.TryGetProperty("max_tokens", out var max) && max.TryGetInt32(out var m) ? m
-            : 16;
-        var prompt = body.TryGetProperty("messages", out var messages) ? messages.GetRawText().Length
-            : body.TryGetProperty("prompt", out var p) ? p.GetRawText().Length
-            : 0;
+        var output = Int(body["max_completion_tokens"]) ?? Int(body["max_tokens"]) ?? 16;
+        var prompt = (body["messages"] ?? body["prompt"])?.ToJsonString().Length ?? 0;
         return Math.Max(1, prompt / 4 + output);
+
+        static int? Int(JsonNode? node) => node is JsonValue value && value.TryGetValue<int>(out var number) ? number : null;
     }
 
     /// <summary>Sends the body again from its start.</summary>
     public static void Rewind(HttpContext http) => http.Request.Body.Position = 0;
 
-    public static bool IsStreaming(HttpContext http) => http.Items.TryGetValue(StreamingItem, out var streaming) && streaming is true;
-
     /// <summary>Carries the request's streaming to the upstream client's handler (its first-byte timeout).</summary>
     public static ValueTask MarkStreaming(RequestTransformContext context)
     {
-        context.ProxyRequest.Options.Set(StreamingOption, IsStreaming(context.HttpContext));
+        context.ProxyRequest.Options.Set(StreamingOption, Of(context.HttpContext).IsStreaming);
         return ValueTask.CompletedTask;
     }
 }

@@ -14,8 +14,13 @@ namespace Gateway.Proxy;
 /// </summary>
 internal static class RetryBeforeFirstByte
 {
-    private const string RetriesLeftItem = "vellum.retries-left";
-    private const string HeldBackItem = "vellum.held-back-status";
+    /// <summary>The request's retry state, a typed feature: retries left, and the status held back from the client.</summary>
+    private sealed class RetryState
+    {
+        public int RetriesLeft { get; set; }
+
+        public int? HeldBackStatus { get; set; }
+    }
 
     private static readonly HashSet<ForwarderError> TransportErrors =
         [ForwarderError.Request, ForwarderError.RequestTimedOut, ForwarderError.RequestBodyDestination, ForwarderError.ResponseHeaders];
@@ -29,10 +34,10 @@ internal static class RetryBeforeFirstByte
             await ProxiedRequest.BufferAsync(http);
             var feature = http.GetReverseProxyFeature();
             var candidates = feature.AvailableDestinations;
-            var retriesLeft = options.Value.Retries;
-            http.Items[RetriesLeftItem] = retriesLeft;
+            var state = new RetryState { RetriesLeft = options.Value.Retries };
+            http.Features.Set(state);
             await next();
-            while (retriesLeft > 0 && FailedBeforeFirstByte(http))
+            while (state.RetriesLeft > 0 && FailedBeforeFirstByte(http, state))
             {
                 var failed = feature.ProxiedDestination;
                 candidates = candidates.Where(d => d != failed && d.Health.Passive != DestinationHealth.Unhealthy).ToArray();
@@ -42,18 +47,18 @@ internal static class RetryBeforeFirstByte
                 }
                 metrics.Retry(GatewayMetrics.Upstream(failed));
                 http.Features.Set<IForwarderErrorFeature>(null);
-                http.Items.Remove(HeldBackItem);
-                http.Items[RetriesLeftItem] = --retriesLeft;
+                state.HeldBackStatus = null;
+                state.RetriesLeft--;
                 http.Response.Clear();
                 ProxiedRequest.Rewind(http);
                 feature.AvailableDestinations = candidates;
                 await next();
             }
-            if (http.Items.TryGetValue(HeldBackItem, out var status) && !http.Response.HasStarted)
+            if (state.HeldBackStatus is { } status && !http.Response.HasStarted)
             {
                 // Held back for a retry that found no other worker: the client gets the status, with an OpenAI error.
                 http.Response.Clear();
-                await OpenAiProxyErrors.WriteAsync(http, (int)status!, "Every worker that could serve this request failed or is going down; retry shortly.",
+                await OpenAiProxyErrors.WriteAsync(http, status, "Every worker that could serve this request failed or is going down; retry shortly.",
                     "upstream_unavailable");
             }
         });
@@ -67,15 +72,15 @@ internal static class RetryBeforeFirstByte
     public static ValueTask HoldBackGatewayErrors(ResponseTransformContext context)
     {
         if (context.ProxyResponse?.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout
-            && context.HttpContext.Items.TryGetValue(RetriesLeftItem, out var left) && left is > 0)
+            && context.HttpContext.Features.Get<RetryState>() is { RetriesLeft: > 0 } state)
         {
             context.SuppressResponseBody = true;
-            context.HttpContext.Items[HeldBackItem] = (int)context.ProxyResponse.StatusCode;
+            state.HeldBackStatus = (int)context.ProxyResponse.StatusCode;
         }
         return ValueTask.CompletedTask;
     }
 
-    private static bool FailedBeforeFirstByte(HttpContext http) =>
+    private static bool FailedBeforeFirstByte(HttpContext http, RetryState state) =>
         !http.Response.HasStarted
-        && (http.Features.Get<IForwarderErrorFeature>() is { } error && TransportErrors.Contains(error.Error) || http.Items.ContainsKey(HeldBackItem));
+        && (http.Features.Get<IForwarderErrorFeature>() is { } error && TransportErrors.Contains(error.Error) || state.HeldBackStatus is not null);
 }

@@ -13,6 +13,7 @@ public static class WorkerProxyExtensions
     public static WebApplicationBuilder AddWorkerProxy(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddGatewayHttpClients();
         builder.Services.Configure<PrefillDecodeOptions>(builder.Configuration.GetSection(PrefillDecodeOptions.Section));
         builder.Services.AddSingleton<PrefillDecodeLegs>();
         builder.Services.Configure<UpstreamOptions>(builder.Configuration.GetSection(UpstreamOptions.Section));

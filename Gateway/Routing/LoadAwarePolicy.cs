@@ -26,7 +26,7 @@ internal sealed class LoadAwarePolicy(WorkerLoads loads, IOptions<RoutingOptions
         {
             return null;
         }
-        var prompt = ProxiedRequest.Prompt(context)?.Select(c => (int)c).ToArray();
+        var prompt = ProxiedRequest.Of(context).Prompt?.Select(c => (int)c).ToArray();
         var (chosen, reason) = Choose(availableDestinations, prompt);
         if (prompt is not null)
         {

@@ -10,13 +10,14 @@ namespace Gateway.Routing;
 /// vllm:num_requests_running, vllm:kv_cache_usage_perc), filtered with name[] so a poll is cheap, every
 /// PollInterval (50 ms), as the Gateway API Inference Extension's endpoint picker and AIBrix do.
 /// </summary>
-internal sealed partial class WorkerLoadPoller(IProxyStateLookup proxyState, WorkerLoads loads, IOptions<RoutingOptions> options, ILogger<WorkerLoadPoller> logger)
+internal sealed partial class WorkerLoadPoller(
+    IProxyStateLookup proxyState, WorkerLoads loads, IOptions<RoutingOptions> options, IHttpClientFactory clients, ILogger<WorkerLoadPoller> logger)
     : BackgroundService
 {
     private static readonly string Query = "/metrics?" + string.Join('&', new[] { MetricCatalog.NumRequestsWaiting, MetricCatalog.NumRequestsRunning, MetricCatalog.KvCacheUsage }
         .Select(f => "name%5B%5D=" + Uri.EscapeDataString(f.Name)));
 
-    private readonly HttpClient _client = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(1) };
+    private readonly HttpClient _client = clients.CreateClient(Proxy.GatewayHttpClients.LoadPolls);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -51,12 +52,6 @@ internal sealed partial class WorkerLoadPoller(IProxyStateLookup proxyState, Wor
 
     private static double Sum(Dictionary<string, Family> families, MetricFamily family) =>
         families.TryGetValue(family.ExposedName, out var found) ? found.Samples.Sum(s => s.Value) : 0;
-
-    public override void Dispose()
-    {
-        _client.Dispose();
-        base.Dispose();
-    }
 
     private static partial class Log
     {
