@@ -1,3 +1,4 @@
+using MetricsContract;
 using Microsoft.Extensions.Configuration;
 
 namespace AppHost;
@@ -38,16 +39,16 @@ internal static class Extensions
     /// </summary>
     private static string KvTransferConfig(IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> worker, string kvRole)
     {
-        if (kvRole == "kv_consumer")
+        if (kvRole == KvTransferContract.Consumer)
         {
-            return """{"kv_connector":"TcpKvConnector","kv_role":"kv_consumer"}""";
+            return KvTransferContract.Config(kvRole);
         }
         if (!builder.ExecutionContext.IsPublishMode)
         {
-            return $$"""{"kv_connector":"TcpKvConnector","kv_role":"{{kvRole}}","kv_ip":"127.0.0.1","kv_port":0}""";
+            return KvTransferContract.Config(kvRole, ip: "127.0.0.1", port: 0);
         }
         worker.WithEndpoint(targetPort: DeployedKvPort, scheme: "tcp", name: "kv");
-        return $$$"""{"kv_connector":"TcpKvConnector","kv_role":"{{{kvRole}}}","kv_ip":"0.0.0.0","kv_port":{{{DeployedKvPort}}},"kv_connector_extra_config":{"advertise_host":"{{{worker.Resource.Name}}}"}}""";
+        return KvTransferContract.Config(kvRole, ip: "0.0.0.0", port: DeployedKvPort, advertiseHost: worker.Resource.Name);
     }
 
     /// <summary>Passes the AppHost's settings under <paramref name="sections"/> (--Metrics:EnableExemplars true) to a service, as environment variables.</summary>

@@ -1,4 +1,5 @@
 using AppHost;
+using MetricsContract;
 using Microsoft.Extensions.Configuration;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -11,8 +12,8 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
 // "WorkerCount" workers serve every request; with "PrefillWorkerCount" > 0 the topology is P/D: those workers become the
 // decode pool (kv_consumer) and the gateway prefills long prompts on the prefill workers (kv_producer) first.
 var prefillCount = builder.Configuration.GetValue("PrefillWorkerCount", 0);
-var workers = builder.AddWorkers("worker", builder.Configuration.GetValue("WorkerCount", 2), prefillCount > 0 ? "kv_consumer" : null).ToList();
-var prefillWorkers = builder.AddWorkers("prefill", prefillCount, "kv_producer").ToList();
+var workers = builder.AddWorkers("worker", builder.Configuration.GetValue("WorkerCount", 2), prefillCount > 0 ? KvTransferContract.Consumer : null).ToList();
+var prefillWorkers = builder.AddWorkers("prefill", prefillCount, KvTransferContract.Producer).ToList();
 foreach (var worker in workers)
 {
     gateway.WithWorkerDestination(worker);

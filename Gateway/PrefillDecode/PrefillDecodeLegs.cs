@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gateway.Proxy;
+using MetricsContract;
 using Gateway.Routing;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy;
@@ -47,7 +48,7 @@ internal sealed partial class PrefillDecodeLegs(
         }
 
         // The body as the gateway read it once (ProxiedRequest); the decode leg sends a copy with the prefill's answer.
-        if ((await ProxiedRequest.BufferAsync(http)).Body?.DeepClone() is not JsonObject body || body.ContainsKey("kv_transfer_params")
+        if ((await ProxiedRequest.BufferAsync(http)).Body?.DeepClone() is not JsonObject body || body.ContainsKey(KvTransferContract.Field)
             || await TokenizeAsync(decode, body, http) is not { } tokens)
         {
             await next(); // not a request this gateway splits (malformed, already P/D, or not tokenizable): the decode worker answers it
@@ -82,7 +83,7 @@ internal sealed partial class PrefillDecodeLegs(
             await next();
             return;
         }
-        body["kv_transfer_params"] = kvTransferParams;
+        body[KvTransferContract.Field] = kvTransferParams;
         ProxiedRequest.Of(http).Body = body;
         SetBody(http.Request, JsonSerializer.SerializeToUtf8Bytes(body));
         metrics.PrefillDecode("split");
@@ -96,15 +97,7 @@ internal sealed partial class PrefillDecodeLegs(
     private async Task<(JsonNode? KvTransferParams, HttpResponseMessage? Refusal)> PrefillAsync(DestinationState prefill, JsonObject body, HttpContext http)
     {
         var leg = (JsonObject)body.DeepClone();
-        leg["kv_transfer_params"] = new JsonObject
-        {
-            ["do_remote_decode"] = true,
-            ["do_remote_prefill"] = false,
-            ["remote_engine_id"] = null,
-            ["remote_block_ids"] = null,
-            ["remote_host"] = null,
-            ["remote_port"] = null,
-        };
+        leg[KvTransferContract.Field] = JsonSerializer.SerializeToNode(KvTransferContract.PrefillLeg());
         leg["stream"] = false;
         leg["max_tokens"] = 1;
         if (leg.ContainsKey("max_completion_tokens"))
@@ -143,7 +136,7 @@ internal sealed partial class PrefillDecodeLegs(
                     return (null, null);
                 }
                 var answer = await response.Content.ReadFromJsonAsync<JsonObject>(timeout.Token);
-                return (answer?["kv_transfer_params"]?.DeepClone(), null);
+                return (answer?[KvTransferContract.Field]?.DeepClone(), null);
             }
         }
         catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException && !http.RequestAborted.IsCancellationRequested)

@@ -1,4 +1,5 @@
 using Worker.KvTransfer;
+using K = MetricsContract.KvTransferContract;
 
 namespace Worker.Api;
 
@@ -10,7 +11,7 @@ internal static class KvTransferParamsReader
 {
     public static KvTransferParams? Read(JsonFields fields, int promptCount)
     {
-        if (fields.Object("kv_transfer_params") is not { } kv)
+        if (fields.Object(K.Field) is not { } kv)
         {
             return null;
         }
@@ -18,22 +19,22 @@ internal static class KvTransferParamsReader
         {
             throw ApiException.BadRequest("'kv_transfer_params' applies to a request with one prompt.", "kv_transfer_params");
         }
-        var remotePrefill = kv.Bool("do_remote_prefill") ?? false;
+        var remotePrefill = kv.Bool(K.DoRemotePrefill) ?? false;
         var parameters = new KvTransferParams(
-            DoRemoteDecode: kv.Bool("do_remote_decode") ?? false,
+            DoRemoteDecode: kv.Bool(K.DoRemoteDecode) ?? false,
             DoRemotePrefill: remotePrefill,
-            RemoteEngineId: kv.String("remote_engine_id"),
-            RemoteBlockIds: kv.Get("remote_block_ids") is null ? null : kv.Integers("remote_block_ids"),
-            RemoteHost: kv.String("remote_host"),
-            RemotePort: (int?)kv.Integer("remote_port", 1, 65535),
-            RemoteRequestId: kv.String("remote_request_id"),
-            RemoteNumTokens: (int?)kv.Integer("remote_num_tokens", 0, int.MaxValue));
+            RemoteEngineId: kv.String(K.RemoteEngineId),
+            RemoteBlockIds: kv.Get(K.RemoteBlockIds) is null ? null : kv.Integers(K.RemoteBlockIds),
+            RemoteHost: kv.String(K.RemoteHost),
+            RemotePort: (int?)kv.Integer(K.RemotePort, 1, 65535),
+            RemoteRequestId: kv.String(K.RemoteRequestId),
+            RemoteNumTokens: (int?)kv.Integer(K.RemoteNumTokens, 0, int.MaxValue));
         if (remotePrefill)
         {
             foreach (var (name, value) in new (string, object?)[]
             {
-                ("remote_engine_id", parameters.RemoteEngineId), ("remote_block_ids", parameters.RemoteBlockIds), ("remote_host", parameters.RemoteHost),
-                ("remote_port", parameters.RemotePort), ("remote_request_id", parameters.RemoteRequestId),
+                (K.RemoteEngineId, parameters.RemoteEngineId), (K.RemoteBlockIds, parameters.RemoteBlockIds), (K.RemoteHost, parameters.RemoteHost),
+                (K.RemotePort, parameters.RemotePort), (K.RemoteRequestId, parameters.RemoteRequestId),
             })
             {
                 if (value is null)

@@ -85,7 +85,7 @@ internal sealed partial class KvProducer : IDisposable
         }
         // The engine may be idle when the hold expires: wake it to free the slot.
         _ = Task.Delay(_config.AbortRequestTimeout + TimeSpan.FromMilliseconds(20)).ContinueWith(_ => _wake(), TaskScheduler.Default);
-        return KvTransferParams.HeldResponse(_config.EngineId, AdvertisedHost, Port, id, Enumerable.Range(first, blocks).ToArray(), tokens,
+        return MetricsContract.KvTransferContract.Held(_config.EngineId, AdvertisedHost, Port, id, Enumerable.Range(first, blocks).ToArray(), tokens,
             DateTimeOffset.UtcNow + _config.AbortRequestTimeout);
     }
 

@@ -4,6 +4,7 @@ namespace Worker.KvTransfer;
 /// A request's kv_transfer_params, vLLM's P/D protocol. On a prefill leg, <see cref="DoRemoteDecode"/>: compute the
 /// prompt and hold its KV for a decode worker. On a decode leg, <see cref="DoRemotePrefill"/> with where that KV is
 /// (remote_engine_id, remote_block_ids, remote_host, remote_port, remote_request_id): read it instead of computing it.
+/// Field names and the response's shape: <see cref="MetricsContract.KvTransferContract"/>.
 /// </summary>
 public sealed record KvTransferParams(
     bool DoRemoteDecode,
@@ -14,20 +15,4 @@ public sealed record KvTransferParams(
     int? RemotePort = null,
     string? RemoteRequestId = null,
     int? RemoteNumTokens = null)
-{
-    /// <summary>What a producer answers the prefill leg with: everything the decode leg needs to read the held KV.</summary>
-    public static Dictionary<string, object?> HeldResponse(string engineId, string host, int port, string transferId, IReadOnlyList<int> blockIds, int tokens,
-        DateTimeOffset expires) => new()
-        {
-            ["do_remote_prefill"] = true,
-            ["do_remote_decode"] = false,
-            ["remote_block_ids"] = blockIds,
-            ["remote_engine_id"] = engineId,
-            ["remote_request_id"] = transferId,
-            ["remote_host"] = host,
-            ["remote_port"] = port,
-            ["remote_num_tokens"] = tokens,
-            ["remote_blocks_expiry_time"] = expires.ToUnixTimeMilliseconds() / 1000.0,
-            ["tp_size"] = 1,
-        };
-}
+;
