@@ -4,9 +4,10 @@ namespace Worker.Engine;
 
 /// <summary>
 /// Finished sequences' KV caches kept for reuse, each in a slot of the runner's arena reserved for them, least
-/// recently used first out; part of the <see cref="KvCacheManager"/>, it queues its copies and frees as its operations. A new sequence finds the entry sharing its longest prefix and copies that prefix into its
-/// own slot: the entry stays, so several requests at once can reuse one cached prefix. Entries hold whole blocks
-/// only (vLLM caches and counts hits per full block), and a prefix already kept, or kept longer, is not kept twice.
+/// recently used first out; part of the <see cref="KvCacheManager"/>, it queues its copies and frees as its operations.
+/// A new sequence finds the entry sharing its longest prefix and copies that prefix into its own slot: the entry
+/// stays, so several requests at once can reuse one cached prefix. Entries hold whole blocks only (vLLM caches and
+/// counts hits per full block), and a prefix already kept, or kept longer, is not kept twice.
 /// </summary>
 internal sealed class PrefixPool(KvBlockPool blocks, List<KvCacheOperation> operations, int firstSlot, int slots)
 {

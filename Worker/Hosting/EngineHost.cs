@@ -180,7 +180,9 @@ public sealed partial class EngineHost(
         {
             // The 1-2-5 token buckets depend on max_model_len: known now, before the instruments exist.
             policy.MaxModelLength = model.MaxModelLength;
-            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, ModelCost.From(model.Folder, model.Decoder.KvElementBytes), speculativeTokens));
+            // The cost model reads the whole decoder graph: only --enable-mfu-metrics pays for it, at start and at each wake-up.
+            var cost = policy.EnableMfuMetrics ? ModelCost.From(model.Folder, model.Decoder.KvElementBytes) : null;
+            sinks.Add(new VllmMetrics(meterFactory, policy, ServedModelNames[0], this, cost, speculativeTokens));
         }
         _statsLogger = new StatsLogger(loggerFactory.CreateLogger<StatsLogger>(), this, TimeProvider.System, StatsLogger.IntervalFromEnvironment());
         sinks.Add(_statsLogger);

@@ -16,7 +16,7 @@ public sealed class VllmMetrics : IEngineStatsSink
     public const string EngineIndex = "0";
 
     private readonly MetricsPolicy _policy;
-    private readonly ModelCost _cost;
+    private readonly ModelCost? _cost;
     private readonly KeyValuePair<string, object?>[] _labels;
     private readonly Counter<long> _externalQueries, _externalHits, _nixlFailedTransfers, _nixlFailedNotifications, _nixlExpired;
     private readonly Histogram<double> _nixlTransferTime, _nixlPostTime, _nixlBytes, _nixlDescriptors;
@@ -30,8 +30,9 @@ public sealed class VllmMetrics : IEngineStatsSink
     private readonly Counter<long> _specDrafts, _specDraftTokens, _specAccepted, _specAcceptedPerPosition;
     private readonly Histogram<double> _specDraftTime, _specVerifyTime, _specRoundK;
 
+    /// <param name="cost">The MFU cost model; null when --enable-mfu-metrics is off (the counters stay at zero).</param>
     /// <param name="speculativeTokens">num_speculative_tokens when speculative decoding is on: positions 0..K-1 exist from start-up.</param>
-    public VllmMetrics(IMeterFactory meterFactory, MetricsPolicy policy, string modelName, IEngineState state, ModelCost cost, int? speculativeTokens = null)
+    public VllmMetrics(IMeterFactory meterFactory, MetricsPolicy policy, string modelName, IEngineState state, ModelCost? cost, int? speculativeTokens = null)
     {
         _policy = policy;
         _cost = cost;
@@ -175,11 +176,11 @@ public sealed class VllmMetrics : IEngineStatsSink
             _paramsN.Record(request.N, tags);
             _maxNumGenerationTokens.Record(request.MaxGenerationTokens, tags);
         }
-        if (_policy.EnableMfuMetrics && stats.ForwardPasses.Count > 0)
+        if (_cost is { } cost && stats.ForwardPasses.Count > 0)
         {
-            _flops.Add(_cost.Flops(stats.ForwardPasses), _labels);
-            _readBytes.Add(_cost.ReadBytes(stats.ForwardPasses), _labels);
-            _writeBytes.Add(_cost.WriteBytes(stats.ForwardPasses), _labels);
+            _flops.Add(cost.Flops(stats.ForwardPasses), _labels);
+            _readBytes.Add(cost.ReadBytes(stats.ForwardPasses), _labels);
+            _writeBytes.Add(cost.WriteBytes(stats.ForwardPasses), _labels);
         }
         foreach (var round in stats.SpeculativeRounds)
         {

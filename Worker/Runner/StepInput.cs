@@ -18,10 +18,10 @@ internal sealed record RowSampling(SamplingParams Parameters, Random Random);
 
 /// <summary>
 /// What the step gave one row: the tokens it emits (the accepted guesses, then the token sampled after them; none for
-/// a row that does not sample), and its cache length afterwards, rejected guesses cut off. <paramref name="Failure"/>
+/// a row that does not sample); its cache then holds the fed tokens and the accepted guesses. <paramref name="Failure"/>
 /// is set when no token could be sampled (non-finite logits); the other rows are unaffected.
 /// </summary>
-internal sealed record RowOutput(int[] Tokens, int CachedTokens, bool SawNaN = false, string? Failure = null)
+internal sealed record RowOutput(int[] Tokens, bool SawNaN = false, string? Failure = null)
 {
     /// <summary>Guesses the target agreed with: every emitted token but the last.</summary>
     public int AcceptedGuesses => Math.Max(0, Tokens.Length - 1);

@@ -37,7 +37,7 @@ internal sealed class StepRunner(IModelRunner model)
             offset += rowLogits.Length;
             outputs[i] = row.Sampling is { } sampling
                 ? SampleAndVerify(row, sampling, rowLogits, step.CheckLogitsForNaN)
-                : new RowOutput([], model.Cache.Length(row.Slot));
+                : new RowOutput([]);
         }
         return outputs;
     }
@@ -69,12 +69,11 @@ internal sealed class StepRunner(IModelRunner model)
         }
         catch (NonFiniteLogitsException e)
         {
-            return new RowOutput([], model.Cache.Length(row.Slot), sawNaN, e.Message);
+            return new RowOutput([], sawNaN, e.Message);
         }
         var rejected = row.Guesses.Length - (emitted.Count - 1);
-        var committed = model.Cache.Length(row.Slot) - rejected;
-        model.Cache.Truncate(row.Slot, committed);
-        return new RowOutput(emitted.ToArray(), committed, sawNaN);
+        model.Cache.Truncate(row.Slot, model.Cache.Length(row.Slot) - rejected);
+        return new RowOutput(emitted.ToArray(), sawNaN);
     }
 
     private static bool HasNaN(ReadOnlySpan<float> values)
