@@ -38,7 +38,9 @@ public class WorkerApp(params (string Key, string Value)[] settings) : WebApplic
     public static async Task<WorkerApp> StartOnKestrelAsync(params (string Key, string Value)[] settings)
     {
         var app = new WorkerApp(settings);
-        app.UseKestrel(0);
+        // Listen through the options, not UseKestrel(port): that overload rewrites the server's addresses after Build,
+        // racing Kestrel binding on its own thread (dotnet/aspnetcore#67714), and fails one start in many.
+        app.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
         app.StartServer();
         await app.WaitUntilHealthyAsync();
         return app;
