@@ -24,7 +24,7 @@ public class PauseTests
 
         await PostOkAsync(client, "/pause?mode=keep");
         var paused = worker.Engine.Snapshot;
-        var later = client.PostJsonAsync("/v1/completions", new { prompt = "Arriving while paused", max_tokens = 4 });
+        var later = client.PostJsonAsync("/v1/completions", new { prompt = "Arriving while paused", max_tokens = 4, ignore_eos = true });
         var queued = await Eventually.ReadUntilAsync(() => worker.Engine.Snapshot, s => s.Waiting == 1, TimeSpan.FromSeconds(10));
 
         Assert.True(paused.Paused);
@@ -65,7 +65,7 @@ public class PauseTests
         WorkerApp.AssertHoldsNothing(idle);
         Assert.Equal(2, (await client.MetricsAsync())["vllm:request_success_total"].Value([.. Series, ("finished_reason", "abort")]));
 
-        var later = client.PostJsonAsync("/v1/completions", new { prompt = "Arriving while paused", max_tokens = 4 });
+        var later = client.PostJsonAsync("/v1/completions", new { prompt = "Arriving while paused", max_tokens = 4, ignore_eos = true });
         await Eventually.ReadUntilAsync(() => worker.Engine.Snapshot.Waiting, waiting => waiting == 1, TimeSpan.FromSeconds(10));
         await PostOkAsync(client, "/resume");
         using var answered = await later;
