@@ -7,7 +7,8 @@ namespace Tests.Engine;
 
 /// <summary>
 /// A step's stats are recorded before its outputs reach the requests: a client that has its response finds it in
-/// the metrics, and the exemplars are taken while the request's span is still open.
+/// the metrics, and the exemplars are taken while the request's span is still open. Recording happens off the engine
+/// thread, which only plans, runs and queues.
 /// </summary>
 public class OutputOrderTests
 {
@@ -28,6 +29,25 @@ public class OutputOrderTests
             // Every output but the final one had reached the request when its finish was recorded.
             Assert.Equal(request.Outputs.Count - 1, sink.DeliveredAtFinish[id]);
         }
+    }
+
+    [Fact]
+    public async Task StatsAreRecorded_OffTheEngineThread()
+    {
+        var sink = new RecordingThreads();
+        using var harness = new EngineHarness(statsSinks: [sink]);
+
+        await harness.Submit("The mill wheel turned", maxTokens: 4).CompletionAsync();
+
+        Assert.NotEmpty(sink.Threads);
+        Assert.DoesNotContain("engine-loop", sink.Threads);
+    }
+
+    private sealed class RecordingThreads : IEngineStatsSink
+    {
+        public ConcurrentBag<string?> Threads { get; } = [];
+
+        public void Record(StepStats stats) => Threads.Add(Thread.CurrentThread.Name);
     }
 
     private sealed class DeliveredOutputsAtRecord : IEngineStatsSink

@@ -12,7 +12,7 @@ public class StatsLoggerTests
         public EngineSnapshot? Snapshot { get; set; }
         public SleepState SleepState => SleepState.Awake;
         public KvCacheConfig? CacheConfig => null;
-        public IReadOnlyDictionary<string, long> Rejections => new Dictionary<string, long>();
+        public long Rejections(string reason) => 0;
     }
 
     private static StepStats Step(int promptComputed, int generated, long queries, long hits) =>

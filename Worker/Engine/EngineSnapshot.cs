@@ -4,6 +4,7 @@ namespace Worker.Engine;
 /// <param name="Waiting">Queued sequences, <paramref name="Deferred"/> included.</param>
 /// <param name="Deferred">Sequences waiting while their prompt's KV is read from a prefill worker.</param>
 /// <param name="HeldForTransfer">Finished prefills whose KV is held for a decode worker to read.</param>
+/// <param name="Rejected">Requests refused at admission, by reason: counted on request threads, read live (not a copy per turn).</param>
 /// <param name="Paused">Generation is paused (POST /pause): the engine runs no step; new requests queue as waiting.</param>
 public sealed record EngineSnapshot(
     int Running,

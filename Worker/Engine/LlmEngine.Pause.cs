@@ -11,7 +11,7 @@ public sealed partial class LlmEngine
     private PendingPause? _pause; // asked for and not resumed; guarded by _pauseLock
     private bool _holdingSubmissions; // loop-owned: a mode=wait pause is draining; new requests are not taken yet
     private bool _paused; // loop-owned: the pause is in effect
-    private TaskCompletionSource? _pauseToAnnounce; // loop-owned: applied this turn, told once the turn's snapshot shows it
+    private TaskCompletionSource? _pauseToAnnounce; // loop-owned: applied this turn, told once the turn's snapshot is published
 
     /// <summary>
     /// Pauses generation; the task completes once the pause is in effect: at once for <see cref="PauseMode.Keep"/> and
@@ -80,13 +80,6 @@ public sealed partial class LlmEngine
         }
         _paused = true;
         _pauseToAnnounce = pause.Applied;
-    }
-
-    /// <summary>At the end of a turn: whoever asked for the pause applied this turn learns it once /engine/stats shows it.</summary>
-    private void AnnouncePause()
-    {
-        _pauseToAnnounce?.TrySetResult();
-        _pauseToAnnounce = null;
     }
 
     /// <summary>At shutdown: a pause no longer holds anything back, and whoever waits for one is told why.</summary>

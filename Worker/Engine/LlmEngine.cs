@@ -9,9 +9,8 @@ namespace Worker.Engine;
 /// plan (schedule), has the proposer guess (speculative decoding), the runner apply the plan's cache operations,
 /// execute its rows in one batched forward pass (plus a pass per prefill chunk), sample them and verify the guesses
 /// (execute_model), then takes each row's tokens, checks stops and advances or finishes sequences
-/// (update_from_output), records the turn's stats, and only then hands the results to each request's output channel: by the
-/// time a client has its response, the metrics count it and its exemplars could still take its span (a span that
-/// has ended cannot be made current again). Nothing outside this thread touches a sequence while it runs.
+/// (update_from_output), and queues the turn's stats, snapshot and outputs for the <see cref="TurnPublisher"/>, which
+/// records and delivers them off this thread. Nothing outside this thread touches a sequence while it runs.
 /// </summary>
 public sealed partial class LlmEngine : IDisposable
 {
@@ -21,7 +20,8 @@ public sealed partial class LlmEngine : IDisposable
     private readonly EngineOptions _options;
     private readonly Scheduler _scheduler;
     private readonly ILogger _logger;
-    private readonly IReadOnlyList<IEngineStatsSink> _statsSinks;
+    private readonly TurnPublisher _publisher;
+    private readonly bool _recordsStats;
     private readonly StepStatsBuilder _stats = new();
     private readonly KvBlockSampler? _blockSampler;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
@@ -29,9 +29,10 @@ public sealed partial class LlmEngine : IDisposable
     private readonly ConcurrentQueue<(Sequence Sequence, int KeptTokens, string? StopString)> _checks = new();
     private readonly HashSet<EngineRequest> _active = [];
     private readonly HashSet<EngineRequest> _queued = [];
-    private readonly List<(EngineRequest Request, SequenceOutput Output)> _outbox = [];
+    private List<(EngineRequest Request, SequenceOutput Output)> _outbox = [];
     private readonly Dictionary<string, long> _finished = Enum.GetValues<FinishReason>().ToDictionary(r => r.ToApiString(), _ => 0L);
-    private readonly ConcurrentDictionary<string, long> _rejected = new() { ["max_num_queued_requests"] = 0, ["max_num_queued_tokens"] = 0 };
+    private IReadOnlyDictionary<string, long>? _finishedCopy; // what snapshots share until a sequence finishes
+    private readonly AdmissionRejections _rejections;
     private readonly Lock _admission = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
@@ -41,22 +42,24 @@ public sealed partial class LlmEngine : IDisposable
     private long _steps;
     private volatile int _disposed;
     private EngineError _stopError = new(EngineError.EngineShutdown, "The server is shutting down; the request was aborted.");
-    private volatile EngineSnapshot _snapshot;
 
     /// <param name="runner">Executes the steps and owns the KV arena; the engine disposes it (and the proposer) when it stops.</param>
     /// <param name="statsSinks">Who turns each step's stats into metrics and log lines; none with --disable-log-stats.</param>
-    internal LlmEngine(LoadedModel model, IModelRunner runner, EngineOptions options, ILogger<LlmEngine> logger, IReadOnlyList<IEngineStatsSink>? statsSinks = null)
+    /// <param name="rejections">Where refusals are counted: the host's, which outlives this engine; a fresh one when null.</param>
+    internal LlmEngine(LoadedModel model, IModelRunner runner, EngineOptions options, ILogger<LlmEngine> logger, IReadOnlyList<IEngineStatsSink>? statsSinks = null,
+        AdmissionRejections? rejections = null)
     {
+        _rejections = rejections ?? new AdmissionRejections();
         _model = model;
         _runner = runner;
         _stepRunner = new StepRunner(runner);
         _options = options;
-        _statsSinks = statsSinks ?? [];
+        _recordsStats = statsSinks is { Count: > 0 };
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
         _scheduler = new Scheduler(options.Limits, options.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
         options.KvConnector?.OnProgress(() => _wake.Release());
         _logger = logger;
-        _snapshot = TakeSnapshot();
+        _publisher = new TurnPublisher(statsSinks ?? [], TakeSnapshot());
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
         _thread.Start();
     }
@@ -68,8 +71,8 @@ public sealed partial class LlmEngine : IDisposable
 
     public EngineOptions Options => _options;
 
-    /// <summary>The counts after the latest step; refusals happen on request threads and are read live.</summary>
-    public EngineSnapshot Snapshot => _snapshot with { Rejected = new Dictionary<string, long>(_rejected) };
+    /// <summary>The counts as of the latest turn published; refusals happen on request threads and are read live.</summary>
+    public EngineSnapshot Snapshot => _publisher.Snapshot;
 
     /// <summary>Queues a request, or refuses it when the queue limits are reached.</summary>
     /// <exception cref="EngineOverloadedException">A queue limit is reached.</exception>
@@ -88,11 +91,11 @@ public sealed partial class LlmEngine : IDisposable
             }
             if (_options.MaxNumQueuedRequests is { } maxRequests && _queuedRequests + sequences > maxRequests)
             {
-                throw Reject("max_num_queued_requests", $"The server has {_queuedRequests} sequences queued; {sequences} more would pass its limit (--max-num-queued-requests {maxRequests}).");
+                throw Reject(AdmissionRejections.MaxNumQueuedRequests, $"The server has {_queuedRequests} sequences queued; {sequences} more would pass its limit (--max-num-queued-requests {maxRequests}).");
             }
             if (_options.MaxNumQueuedTokens is { } maxTokens && _queuedTokens + tokens > maxTokens)
             {
-                throw Reject("max_num_queued_tokens", $"The server has {_queuedTokens} prompt tokens queued; {tokens} more would pass its limit (--max-num-queued-tokens {maxTokens}).");
+                throw Reject(AdmissionRejections.MaxNumQueuedTokens, $"The server has {_queuedTokens} prompt tokens queued; {tokens} more would pass its limit (--max-num-queued-tokens {maxTokens}).");
             }
             _queuedRequests += sequences;
             _queuedTokens += tokens;
@@ -123,7 +126,7 @@ public sealed partial class LlmEngine : IDisposable
 
     private EngineOverloadedException Reject(string reason, string message)
     {
-        _rejected.AddOrUpdate(reason, 1, (_, count) => count + 1);
+        _rejections.Count(reason);
         return new EngineOverloadedException(reason, message);
     }
 
@@ -157,19 +160,15 @@ public sealed partial class LlmEngine : IDisposable
         Shutdown();
     }
 
-    /// <summary>Stats and snapshot first, outputs last (see the class summary).</summary>
+    /// <summary>Hands the turn to the publisher: stats and snapshot first, outputs last (see <see cref="TurnPublisher"/>).</summary>
     private void EndTurn()
     {
         // What finished this turn gives its slots' memory back now, not at the next step.
         _stepRunner.Apply(_scheduler.Cache.TakeOperations());
-        EmitStats();
-        _snapshot = TakeSnapshot();
-        foreach (var (request, output) in _outbox)
-        {
-            request.Output.TryWrite(output);
-        }
-        _outbox.Clear();
-        AnnouncePause();
+        var stats = TakeStats();
+        _publisher.Publish(stats, TakeSnapshot(), _outbox, _pauseToAnnounce);
+        _outbox = [];
+        _pauseToAnnounce = null;
     }
 
     private void TakeCommands()
@@ -444,6 +443,7 @@ public sealed partial class LlmEngine : IDisposable
         sequence.StopReason = stopReason;
         _stats.SequenceFinished(sequence, Stopwatch.GetTimestamp());
         _finished[reason.ToApiString()]++;
+        _finishedCopy = null;
         if (sequence.Request.IsFinished)
         {
             _active.Remove(sequence.Request);
@@ -470,28 +470,22 @@ public sealed partial class LlmEngine : IDisposable
         LeaveQueue();
     }
 
-    /// <summary>Hands what this loop turn did to the sinks: the step's own stats and the scheduler's for the same turn.</summary>
-    private void EmitStats()
+    /// <summary>What this loop turn did, for the sinks: the step's own stats and the scheduler's; null when there is nothing to record.</summary>
+    private StepStats? TakeStats()
     {
         var scheduled = _scheduler.TakeStepCounts();
         foreach (var (requestId, why) in scheduled.Connector.Failures)
         {
             Log.KvReadFailed(_logger, requestId, why);
         }
-        if (_statsSinks.Count == 0)
-        {
-            return;
-        }
         var kvBlockEvents = _blockSampler?.Drain() ?? [];
         if (_stats.IsEmpty && scheduled.IsEmpty && kvBlockEvents.Count == 0)
         {
-            return;
+            return null;
         }
+        // Built (and so cleared) even with no sinks (--disable-log-stats): the builder must not grow turn after turn.
         var stats = _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents);
-        foreach (var sink in _statsSinks)
-        {
-            sink.Record(stats);
-        }
+        return _recordsStats ? stats : null;
     }
 
     private EngineSnapshot TakeSnapshot()
@@ -503,7 +497,7 @@ public sealed partial class LlmEngine : IDisposable
             cache.SlotsInUse, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, cache.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
-            new Dictionary<string, long>(_finished), new Dictionary<string, long>(_rejected), _scheduler.DeferredCount, cache.HeldCount, _paused);
+            _finishedCopy ??= new Dictionary<string, long>(_finished), _rejections.Counts, _scheduler.DeferredCount, cache.HeldCount, _paused);
     }
 
     private void Shutdown()
@@ -516,6 +510,7 @@ public sealed partial class LlmEngine : IDisposable
         }
         _scheduler.Clear();
         EndTurn();
+        _publisher.Complete();
         // Nothing may read or write the arena once the runner frees it: the connector's threads stop first.
         _options.KvConnector?.Dispose();
         _runner.Dispose();

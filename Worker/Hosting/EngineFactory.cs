@@ -17,7 +17,8 @@ internal static class EngineFactory
 {
     /// <param name="kvTransfer">--kv-transfer-config, parsed; null for a worker that neither holds nor reads other workers' KV.</param>
     public static LlmEngine Create(LoadedModel model, LoadedModel? draft, SpeculativeConfig? speculativeConfig, ServeOptions settings, long kvCacheBytes,
-        MetricsPolicy policy, IReadOnlyList<IEngineStatsSink> statsSinks, ILogger<LlmEngine> logger, KvTransferConfig? kvTransfer = null)
+        MetricsPolicy policy, IReadOnlyList<IEngineStatsSink> statsSinks, ILogger<LlmEngine> logger, KvTransferConfig? kvTransfer = null,
+        AdmissionRejections? rejections = null)
     {
         var cache = KvCacheConfig.Create(model.Folder, model.MaxModelLength, settings.BlockSize, kvCacheBytes, settings.NumGpuBlocksOverride,
             settings.EnablePrefixCaching, settings.MaxNumSeqs, model.Decoder.KvElementBytes, slotsCommitted: settings.Device == "cuda",
@@ -33,7 +34,7 @@ internal static class EngineFactory
             CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
             Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength, settings.Device),
             KvConnector: connector);
-        return new LlmEngine(model, runner, options, logger, statsSinks);
+        return new LlmEngine(model, runner, options, logger, statsSinks, rejections);
     }
 
     /// <summary>

@@ -26,7 +26,7 @@ public sealed partial class EngineHost(
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<EngineHost>();
     private readonly SemaphoreSlim _transition = new(1, 1);
-    private readonly Dictionary<string, long> _pastRejections = [];
+    private readonly AdmissionRejections _rejections = new();
     private volatile EngineInstance? _instance;
     private string? _modelPath;
     private Dictionary<string, byte[]>? _offloadedWeights;
@@ -53,14 +53,7 @@ public sealed partial class EngineHost(
 
     public KvCacheConfig? CacheConfig { get; private set; }
 
-    public IReadOnlyDictionary<string, long> Rejections
-    {
-        get
-        {
-            var current = Engine?.Snapshot.Rejected ?? new Dictionary<string, long>();
-            return current.Keys.Union(_pastRejections.Keys).ToDictionary(k => k, k => current.GetValueOrDefault(k) + _pastRejections.GetValueOrDefault(k));
-        }
-    }
+    public long Rejections(string reason) => _rejections.Counts.GetValueOrDefault(reason);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -153,7 +146,7 @@ public sealed partial class EngineHost(
             _statsSinks = CreateStatsSinks(policy, model, speculativeConfig?.NumSpeculativeTokens);
         }
         var engine = EngineFactory.Create(model, draft, speculativeConfig, settings, KvCacheBudget(settings, model.Folder), policy, _statsSinks,
-            loggerFactory.CreateLogger<LlmEngine>(), kvTransfer);
+            loggerFactory.CreateLogger<LlmEngine>(), kvTransfer, _rejections);
         CacheConfig = engine.Options.Cache;
         if (engine.Options.KvConnector?.Producer is { } producer)
         {
@@ -198,10 +191,6 @@ public sealed partial class EngineHost(
         if (Interlocked.Exchange(ref _instance, null) is { } instance)
         {
             instance.Engine.Stop(why);
-            foreach (var (reason, count) in instance.Engine.Snapshot.Rejected)
-            {
-                _pastRejections[reason] = _pastRejections.GetValueOrDefault(reason) + count;
-            }
             instance.Release();
         }
     }

@@ -13,8 +13,8 @@ public interface IEngineState
     /// <summary>The KV-cache configuration, once the first engine has started.</summary>
     KvCacheConfig? CacheConfig { get; }
 
-    /// <summary>Requests refused at admission, by reason, over the worker's lifetime.</summary>
-    IReadOnlyDictionary<string, long> Rejections { get; }
+    /// <summary>Requests refused at admission for <paramref name="reason"/>, over the worker's lifetime.</summary>
+    long Rejections(string reason);
 }
 
 public enum SleepState

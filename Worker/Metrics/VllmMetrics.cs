@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using ServiceDefaults.Metrics;
 using Worker.Engine;
@@ -29,6 +30,7 @@ public sealed class VllmMetrics : IEngineStatsSink
 
     private readonly Counter<long> _specDrafts, _specDraftTokens, _specAccepted, _specAcceptedPerPosition;
     private readonly Histogram<double> _specDraftTime, _specVerifyTime, _specRoundK;
+    private readonly KeyValuePair<string, object?>[][] _positions; // the position series' labels, built once
 
     /// <param name="cost">The MFU cost model; null when --enable-mfu-metrics is off (the counters stay at zero).</param>
     /// <param name="speculativeTokens">num_speculative_tokens when speculative decoding is on: positions 0..K-1 exist from start-up.</param>
@@ -39,13 +41,18 @@ public sealed class VllmMetrics : IEngineStatsSink
         _labels = [new(C.ModelName, modelName), new(C.Engine, EngineIndex)];
         var meter = meterFactory.Create(C.VllmMeter);
 
+        // Gauges read the snapshot of the latest turn published, once per observation: one turn's counts, never a mix.
         meter.CreateObservableGauge(C.NumRequestsRunning.Name, () => Measure(state.Snapshot?.Running ?? 0));
         meter.CreateObservableGauge(C.NumRequestsWaiting.Name, () => Measure(state.Snapshot?.Waiting ?? 0));
         // Deferred: waiting while their prompt's KV is read from a prefill worker (the only reason here to defer).
-        meter.CreateObservableGauge(C.NumRequestsWaitingByReason.Name, () => new[]
+        meter.CreateObservableGauge(C.NumRequestsWaitingByReason.Name, () =>
         {
-            Measure((state.Snapshot?.Waiting ?? 0) - (state.Snapshot?.Deferred ?? 0), ("reason", "capacity")),
-            Measure(state.Snapshot?.Deferred ?? 0, ("reason", "deferred")),
+            var snapshot = state.Snapshot;
+            return new[]
+            {
+                Measure((snapshot?.Waiting ?? 0) - (snapshot?.Deferred ?? 0), ("reason", "capacity")),
+                Measure(snapshot?.Deferred ?? 0, ("reason", "deferred")),
+            };
         });
         meter.CreateObservableGauge(C.EngineSleepState.Name, () => new[]
         {
@@ -59,7 +66,7 @@ public sealed class VllmMetrics : IEngineStatsSink
             ? [new Measurement<int>(1, CacheConfigLabels.For(config, policy))]
             : Array.Empty<Measurement<int>>());
         meter.CreateObservableCounter(C.AdmissionRejections.Name, () =>
-            C.AdmissionRejections.EnumeratedLabels["reason"].Select(reason => Measure(state.Rejections.GetValueOrDefault(reason), ("reason", reason))));
+            C.AdmissionRejections.EnumeratedLabels["reason"].Select(reason => Measure(state.Rejections(reason), ("reason", reason))));
 
         _corrupted = Counter(meter, C.CorruptedRequests);
         _prefixQueries = Counter(meter, C.PrefixCacheQueries);
@@ -105,9 +112,10 @@ public sealed class VllmMetrics : IEngineStatsSink
         _specDraftTokens = Counter(meter, C.SpecDecodeNumDraftTokens);
         _specAccepted = Counter(meter, C.SpecDecodeNumAcceptedTokens);
         _specAcceptedPerPosition = meter.CreateCounter<long>(C.SpecDecodeNumAcceptedTokensPerPos.Name, description: C.SpecDecodeNumAcceptedTokensPerPos.Description);
-        for (var position = 0; position < (speculativeTokens ?? 0); position++)
+        _positions = Enumerable.Range(0, speculativeTokens ?? 0).Select(Position).ToArray();
+        foreach (var position in _positions)
         {
-            _specAcceptedPerPosition.Add(0, Position(position));
+            _specAcceptedPerPosition.Add(0, position);
         }
         _nixlTransferTime = Histogram(meter, C.NixlTransferTime);
         _nixlPostTime = Histogram(meter, C.NixlPostTime);
@@ -122,6 +130,10 @@ public sealed class VllmMetrics : IEngineStatsSink
         _specRoundK = Histogram(projectMeter, C.SpecDecodeRoundK);
     }
 
+    /// <summary>
+    /// Called on the engine's output thread (see TurnPublisher), never the engine's. Kestrel's habits: per-request
+    /// observations build their tags in a <see cref="TagList"/> (no allocation) and only for instruments someone listens to.
+    /// </summary>
     public void Record(StepStats stats)
     {
         _prefixQueries.Add(stats.PrefixQueries, _labels);
@@ -141,10 +153,13 @@ public sealed class VllmMetrics : IEngineStatsSink
         }
         // Request-level observations carry the request (and its trace) as exemplars when those are on; each family
         // has this one path whatever the flags, so a count never depends on whether exemplars are kept.
-        foreach (var generated in stats.Generated)
+        if (_generationTokens.Enabled)
         {
-            using var _ = TraceScope.Enter(generated.Trace);
-            _generationTokens.Add(generated.Count, Tags(generated.RequestId));
+            foreach (var generated in stats.Generated)
+            {
+                using var _ = TraceScope.Enter(generated.Trace);
+                _generationTokens.Add(generated.Count, Tags(generated.RequestId));
+            }
         }
         foreach (var first in stats.FirstTokens)
         {
@@ -152,17 +167,23 @@ public sealed class VllmMetrics : IEngineStatsSink
             var tags = Tags(first.RequestId);
             _ttft.Record(first.TimeToFirstToken, tags);
             _promptTokens.Add(first.PromptTokens, tags);
-            _promptTokensBySource.Add(first.PromptTokens - first.CachedPromptTokens, [.. tags, new("source", "local_compute")]);
-            _promptTokensBySource.Add(first.CachedPromptTokens - first.ExternalPromptTokens, [.. tags, new("source", "local_cache_hit")]);
-            _promptTokensBySource.Add(first.ExternalPromptTokens, [.. tags, new("source", "external_kv_transfer")]);
+            if (_promptTokensBySource.Enabled)
+            {
+                _promptTokensBySource.Add(first.PromptTokens - first.CachedPromptTokens, With(tags, "source", "local_compute"));
+                _promptTokensBySource.Add(first.CachedPromptTokens - first.ExternalPromptTokens, With(tags, "source", "local_cache_hit"));
+                _promptTokensBySource.Add(first.ExternalPromptTokens, With(tags, "source", "external_kv_transfer"));
+            }
             _promptTokensCached.Add(first.CachedPromptTokens, tags);
         }
-        foreach (var latency in stats.InterTokenLatencies)
+        if (_itl.Enabled || _timePerOutputToken.Enabled)
         {
-            using var _ = TraceScope.Enter(latency.Trace);
-            var tags = Tags(latency.RequestId);
-            _itl.Record(latency.Seconds, tags);
-            _timePerOutputToken.Record(latency.Seconds, tags);
+            foreach (var latency in stats.InterTokenLatencies)
+            {
+                using var _ = TraceScope.Enter(latency.Trace);
+                var tags = Tags(latency.RequestId);
+                _itl.Record(latency.Seconds, tags);
+                _timePerOutputToken.Record(latency.Seconds, tags);
+            }
         }
         foreach (var finished in stats.Finished)
         {
@@ -191,7 +212,7 @@ public sealed class VllmMetrics : IEngineStatsSink
             _specAccepted.Add(round.Accepted, tags);
             for (var position = 0; position < round.Accepted; position++)
             {
-                _specAcceptedPerPosition.Add(1, Position(position));
+                _specAcceptedPerPosition.Add(1, _positions[position]);
             }
             _specDraftTime.Record(round.DraftSeconds, tags);
             _specVerifyTime.Record(round.VerifySeconds, tags);
@@ -231,7 +252,7 @@ public sealed class VllmMetrics : IEngineStatsSink
     private void RecordFinished(FinishedSequenceStats finished)
     {
         var tags = Tags(finished.RequestId);
-        _requestSuccess.Add(1, [.. tags, new("finished_reason", finished.Reason.ToApiString())]);
+        _requestSuccess.Add(1, With(tags, "finished_reason", finished.Reason.ToApiString()));
         _e2e.Record(finished.EndToEnd, tags);
         _requestPromptTokens.Record(finished.PromptTokens, tags);
         _requestGenerationTokens.Record(finished.GenerationTokens, tags);
@@ -250,7 +271,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         }
     }
 
-    private static void RecordIfKnown(Histogram<double> histogram, double? seconds, KeyValuePair<string, object?>[] tags)
+    private static void RecordIfKnown(Histogram<double> histogram, double? seconds, in TagList tags)
     {
         if (seconds is { } value)
         {
@@ -262,8 +283,21 @@ public sealed class VllmMetrics : IEngineStatsSink
     /// The series labels, plus request_id when exemplars are on: the view keeps only the catalog's label keys,
     /// so request_id never becomes a label and the exemplar reservoir keeps it instead.
     /// </summary>
-    private KeyValuePair<string, object?>[] Tags(string requestId) =>
-        _policy.EnableExemplars ? [.. _labels, new("request_id", requestId)] : _labels;
+    private TagList Tags(string requestId)
+    {
+        var tags = new TagList(_labels);
+        if (_policy.EnableExemplars)
+        {
+            tags.Add("request_id", requestId);
+        }
+        return tags;
+    }
+
+    private static TagList With(TagList tags, string key, string value)
+    {
+        tags.Add(key, value);
+        return tags;
+    }
 
     /// <summary>A counter with every series of its enumerated labels at zero.</summary>
     private Counter<long> Counter(Meter meter, MetricFamily family)
