@@ -5,15 +5,16 @@ using Worker.Engine;
 namespace Tests.Engine;
 
 /// <summary>
-/// Stop strings are the output processor's work, off the engine thread: a request's outputs wait for their check, the
-/// engine counts only what the check keeps, and a request whose checks are slow holds up nobody else.
+/// Stop strings are the output processor's work, off the engine thread: a stop-string request's outputs flow without
+/// waiting, the engine hears back once (where the text ended, or that its own finish stands), counts only the tokens
+/// kept, and a request whose check is slow holds up nobody else.
 /// </summary>
 public class StopCheckTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task OutputsWaitingForTheirCheck_HoldUpNoOtherRequest_AndCountOnlyOnceChecked()
+    public async Task AStopStringRequestsOutputs_FlowWithoutWaiting_HoldUpNoOtherRequest_AndCountOnceChecked()
     {
         var counted = new GeneratedTokenCounts();
         using var harness = new EngineHarness(statsSinks: [counted]);
@@ -22,18 +23,15 @@ public class StopCheckTests
         var plain = harness.Submit("The ferry crossed", maxTokens: 6);
         await plain.CompletionAsync(Timeout);
 
-        // The watched request has computed everything it may, but nothing of it counts and it has not finished.
-        var awaiting = await ReadAsync(watched, 12);
-        Assert.All(awaiting, output => Assert.True(output.AwaitsCheck));
-        Assert.Equal(12, awaiting.Sum(o => o.Tokens.Length));
+        // Every token has reached the processor unasked; only the output that ends the sequence waits for its word.
+        var outputs = await ReadAsync(watched, 12);
+        Assert.Equal(12, outputs.Sum(o => o.Tokens.Length));
+        Assert.Equal([.. Enumerable.Repeat(false, outputs.Count - 1), true], outputs.Select(o => o.AwaitsCheck));
         Assert.Equal(0, counted.Of(watched.Request.Id));
         Assert.Equal(6, counted.Of(plain.Request.Id));
         Assert.Equal(1, harness.Engine.Snapshot.ActiveRequests);
 
-        foreach (var output in awaiting)
-        {
-            harness.Engine.Checked(watched.Request.Sequences[0], output.Tokens.Length, stopString: null);
-        }
+        harness.Engine.Checked(watched.Request.Sequences[0], keptTokens: 12, stopString: null);
         var final = await watched.Outputs.ReadAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Timeout, TestContext.Current.CancellationToken);
 
         Assert.Equal(FinishReason.Length, final.Finish);
@@ -43,7 +41,7 @@ public class StopCheckTests
     }
 
     [Fact]
-    public async Task AStopStringFoundByTheCheck_EndsTheSequenceThere_AndOnlyTheKeptTokensCount()
+    public async Task AStopStringFoundByTheProcessor_EndsTheSequenceThere_AndOnlyTheKeptTokensCount()
     {
         var counted = new GeneratedTokenCounts();
         using var harness = new EngineHarness(statsSinks: [counted]);
@@ -51,13 +49,12 @@ public class StopCheckTests
         var sequence = watched.Request.Sequences[0];
 
         var outputs = await ReadAsync(watched, 3);
-        harness.Engine.Checked(sequence, outputs[0].Tokens.Length, stopString: null);
-        harness.Engine.Checked(sequence, 1, stopString: "whatever");
+        var kept = outputs[0].Tokens.Length + 1; // the stop string ends in the second output's first token
+        harness.Engine.Checked(sequence, kept, stopString: "whatever");
         var final = await ReadUntilFinishAsync(watched);
 
         Assert.Equal(FinishReason.Stop, final.Finish);
         Assert.Equal("whatever", final.StopReason);
-        var kept = outputs[0].Tokens.Length + 1;
         Assert.Equal([.. outputs[0].Tokens, outputs[1].Tokens[0]], sequence.OutputTokens);
         var idle = await harness.WaitForAsync(s => s.ActiveRequests == 0, Timeout);
         Assert.Equal(kept, counted.Of(watched.Request.Id));

@@ -43,7 +43,7 @@ public sealed class EngineHarness : IDisposable
 
     public int[] Encode(string text) => _model.Encode(text);
 
-    /// <param name="stop">Stop strings: the request's outputs then wait for <see cref="LlmEngine.Checked"/>, which this harness leaves to the test.</param>
+    /// <param name="stop">Stop strings: the sequence then finishes (and counts) on <see cref="LlmEngine.Checked"/>, which this harness leaves to the test.</param>
     public Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null) =>
         Submit(_model.Encode(prompt), maxTokens, n, temperature, seed, stop);
 

@@ -115,8 +115,9 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>
-    /// The output processor has checked a sequence's oldest unchecked output for stop strings: it keeps
-    /// <paramref name="keptTokens"/> of its tokens, and <paramref name="stopString"/> ends the sequence there when set.
+    /// The output processor's word on a stop-string sequence, sent once, as an abort is: <paramref name="stopString"/>
+    /// ended its text after <paramref name="keptTokens"/> output tokens (the engine stops it there and drops the rest),
+    /// or, when null, the engine's own finish on the output marked <see cref="SequenceOutput.AwaitsCheck"/> stands.
     /// </summary>
     public void Checked(Sequence sequence, int keptTokens, string? stopString)
     {
@@ -200,37 +201,33 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>
-    /// Counts a checked output's tokens as generated, stamped with the step that produced them; a stop string ends the
-    /// sequence after the kept tokens (what the engine computed past them is dropped, as vLLM drops it). A sequence the
-    /// engine had already ended (EOS, length) is finished once its last output is checked.
+    /// Ends a stop-string sequence where the output processor says its text ended, and only then counts its tokens: a
+    /// stop string drops what the engine computed past the kept tokens (as vLLM drops the steps after it), so
+    /// generation_tokens, usage and the sequence's own tokens agree. Ended meanwhile (aborted): counted then.
     /// </summary>
     private void TakeCheck(Sequence sequence, int keptTokens, string? stopString)
     {
-        if (sequence.Finish is not null || !sequence.Unchecked.TryDequeue(out var output))
+        if (sequence.Finish is not null || (stopString is null && sequence.PendingFinish is null))
         {
-            return; // ended meanwhile (aborted): nothing left to count
+            return;
         }
         if (stopString is not null)
         {
-            sequence.TruncateOutput(sequence.CountedOutputTokens + keptTokens);
-            sequence.Unchecked.Clear();
-            CountGenerated(sequence, output.StepEnded, keptTokens);
-            _scheduler.Finish(sequence);
-            CompleteSequence(sequence, FinishReason.Stop, stopString);
-            return;
+            sequence.TruncateOutput(Math.Min(keptTokens, sequence.OutputTokenCount));
+            if (sequence.PendingFinish is null)
+            {
+                _scheduler.Finish(sequence); // still computing: its slot goes now
+            }
         }
-        CountGenerated(sequence, output.StepEnded, output.Tokens);
-        if (sequence.Unchecked.Count == 0 && sequence.PendingFinish is { } pending)
-        {
-            CompleteSequence(sequence, pending.Reason, pending.StopReason);
-        }
+        _stats.TokensGenerated(sequence, sequence.OutputTokenCount);
+        var (reason, stopReason) = stopString is not null ? (FinishReason.Stop, stopString) : (sequence.PendingFinish!.Reason, sequence.PendingFinish.StopReason);
+        CompleteSequence(sequence, reason, stopReason);
     }
 
-    /// <summary>Tokens that count: generation stats, and the timeline's first and last token, at the step that made them.</summary>
-    private void CountGenerated(Sequence sequence, long stepEnded, int tokens)
+    /// <summary>A step's output for the sequence: timing stats, and the timeline's first and last token, at the step that made it.</summary>
+    private void StampOutput(Sequence sequence, long stepEnded)
     {
-        _stats.TokensGenerated(sequence, stepEnded, tokens);
-        sequence.CountedOutputTokens += tokens;
+        _stats.OutputEmitted(sequence, stepEnded);
         if (sequence.Timeline.FirstToken == 0)
         {
             sequence.Timeline.FirstToken = stepEnded;
@@ -357,25 +354,25 @@ public sealed partial class LlmEngine : IDisposable
         return guesses;
     }
 
-    /// <summary>Appends a step's emitted tokens to the sequence and hands them on: counted now, or once checked for stop strings.</summary>
+    /// <summary>Appends a step's emitted tokens to the sequence and hands them on: counted now, or, with stop strings, once checked.</summary>
     private void Advance(Sequence sequence, int[] emitted, long stepDone)
     {
         var (tokens, stop) = AcceptTokens(sequence, emitted);
         _stats.TokensComputed(sequence, tokens.Length);
         sequence.HasOutput = true;
-        if (sequence.AwaitsChecks)
+        StampOutput(sequence, stepDone);
+        if (sequence.HasStopStrings)
         {
-            // Counted, and ended, once the output processor has checked the tokens for stop strings.
-            sequence.Unchecked.Enqueue(new UncheckedOutput(stepDone, tokens.Length));
+            // The outputs flow one way; only an output that ends the sequence waits for the processor's word (TakeCheck).
             if (stop is not null)
             {
                 sequence.PendingFinish = stop;
                 EndCompute(sequence, stop.Reason);
             }
-            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: stop?.IsStopToken == true, AwaitsCheck: true)));
+            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: stop?.IsStopToken == true, AwaitsCheck: stop is not null)));
             return;
         }
-        CountGenerated(sequence, stepDone, tokens.Length);
+        _stats.TokensGenerated(sequence, tokens.Length);
         if (stop is not null)
         {
             EndCompute(sequence, stop.Reason);
@@ -453,16 +450,16 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>
-    /// Ends every unfinished sequence of a request with the same reason. Outputs still waiting for their check count as
-    /// generated: they were computed and may have been shown.
+    /// Ends every unfinished sequence of a request with the same reason. A stop-string sequence's tokens, not counted
+    /// yet, count now: they were computed and may have been shown.
     /// </summary>
     private void EndRequest(EngineRequest request, FinishReason reason, EngineError? error = null)
     {
         foreach (var sequence in request.Sequences.Where(s => s.Finish is null))
         {
-            while (sequence.Unchecked.TryDequeue(out var output))
+            if (sequence.HasStopStrings && sequence.OutputTokenCount > 0)
             {
-                CountGenerated(sequence, output.StepEnded, output.Tokens);
+                _stats.TokensGenerated(sequence, sequence.OutputTokenCount);
             }
             _scheduler.Finish(sequence, keepCache: reason != FinishReason.Error);
             CompleteSequence(sequence, reason, stopReason: null, error: error);

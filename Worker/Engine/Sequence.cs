@@ -61,18 +61,12 @@ public sealed class Sequence
     internal KvAllocation Allocation { get; set; } = new();
 
     /// <summary>
-    /// The request has stop strings: its outputs wait for the output processor's check before they count
-    /// (<see cref="SequenceOutput.AwaitsCheck"/>).
+    /// The request has stop strings: only the output processor knows where its text ends, so the sequence's tokens
+    /// count once, when it says so (<see cref="LlmEngine.Checked"/>).
     /// </summary>
-    internal bool AwaitsChecks => Request.Parameters.Stop.Count > 0;
+    internal bool HasStopStrings => Request.Parameters.Stop.Count > 0;
 
-    /// <summary>Outputs sent for checking and not checked yet, oldest first.</summary>
-    internal Queue<UncheckedOutput> Unchecked { get; } = new();
-
-    /// <summary>Output tokens that are counted: all of them, less those still waiting for a check.</summary>
-    internal int CountedOutputTokens { get; set; }
-
-    /// <summary>How the engine itself ended a sequence whose last outputs still wait for their check.</summary>
+    /// <summary>How the engine itself ended a stop-string sequence whose last output waits for its check.</summary>
     internal StopCheck? PendingFinish { get; set; }
 
     /// <summary>The sequence has produced an output since it was submitted (its prompt has been computed once).</summary>
@@ -121,4 +115,3 @@ internal sealed record StopCheck(FinishReason Reason, object? StopReason, bool I
 public sealed record KvTransferTiming(long Bytes, double Seconds);
 
 /// <summary>An output waiting for its stop-string check: when its step ended, and how many tokens it carried.</summary>
-internal readonly record struct UncheckedOutput(long StepEnded, int Tokens);

@@ -10,8 +10,8 @@ namespace Worker.Engine;
 /// <param name="Finished">On the last output: the sequence as it ended, for the API's reports.</param>
 /// <param name="EndsWithStopToken">The last token is an EOS or stop_token_ids token: counted, never shown as text.</param>
 /// <param name="AwaitsCheck">
-/// The request has stop strings: the engine counts these tokens (and ends the sequence) only once the output processor
-/// has checked them with <see cref="LlmEngine.Checked"/>, in order; a stop string found in them truncates the sequence there.
+/// The engine has ended this stop-string sequence (EOS, stop token, length) with this output, and finishes it once the
+/// output processor has looked for a stop string in it (<see cref="LlmEngine.Checked"/>): the one output that waits.
 /// </param>
 public sealed record SequenceOutput(
     int Choice,

@@ -33,14 +33,17 @@ internal sealed class StepStatsBuilder
     public void TokensComputed(Sequence sequence, int sampled) =>
         _iterationTokens += sampled + (sequence.HasOutput ? 0 : sequence.Request.PromptTokens.Length - sequence.CachedPromptTokens);
 
-    /// <summary>
-    /// A step gave the sequence <paramref name="count"/> tokens at <paramref name="now"/> (more than one with
-    /// speculative decoding); call before the timeline is updated with them. Like vLLM, the inter-token latency is
-    /// observed once per engine output, however many tokens it carries.
-    /// </summary>
-    public void TokensGenerated(Sequence sequence, long now, int count)
-    {
+    /// <summary><paramref name="count"/> of the sequence's output tokens count as generated (vllm:generation_tokens).</summary>
+    public void TokensGenerated(Sequence sequence, int count) =>
         _generated.Add(new GeneratedTokens(sequence.Request.Id, sequence.Request.Trace, count));
+
+    /// <summary>
+    /// A step gave the sequence an output at <paramref name="now"/>: its first token, or the next ones; call before the
+    /// timeline is updated with it. Like vLLM, the inter-token latency is observed once per engine output, however many
+    /// tokens it carries.
+    /// </summary>
+    public void OutputEmitted(Sequence sequence, long now)
+    {
         var timeline = sequence.Timeline;
         if (timeline.FirstToken == 0)
         {

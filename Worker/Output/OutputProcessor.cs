@@ -6,9 +6,10 @@ namespace Worker.Output;
 
 /// <summary>
 /// vLLM's output processor for one API request: turns each engine output into a <see cref="ChoiceDelta"/> on the
-/// request's own thread, never the engine's. Per choice it detokenizes incrementally and looks for stop strings; an
-/// output that awaits its check is reported back to the engine with the tokens to keep, so that the engine counts and
-/// ends the sequence exactly where the text ended.
+/// request's own thread, never the engine's. Per choice it detokenizes incrementally and looks for stop strings. Outputs
+/// flow one way; the engine hears back once per stop-string sequence (<see cref="LlmEngine.Checked"/>, sent as vLLM's
+/// output processor sends an abort): where a stop string ended the text, or that the engine's own finish stands.
+/// Either way the engine counts exactly the tokens kept, so usage and vllm:generation_tokens agree.
 /// </summary>
 internal sealed class OutputProcessor : IDisposable
 {
@@ -54,9 +55,10 @@ internal sealed class OutputProcessor : IDisposable
                 break;
             }
         }
-        if (output.AwaitsCheck)
+        choice.KeptTokens += kept;
+        if (choice.StoppedByString || output.AwaitsCheck)
         {
-            _engine.Checked(choice.Sequence, kept, choice.Stops.Matched);
+            _engine.Checked(choice.Sequence, choice.KeptTokens, choice.Stops.Matched);
         }
         if (output.Finish is not null)
         {
@@ -82,5 +84,8 @@ internal sealed class OutputProcessor : IDisposable
         public StopStringMatcher Stops { get; } = stops;
 
         public bool StoppedByString { get; set; }
+
+        /// <summary>Output tokens shown or counted so far: those up to and including the one that completed a stop string.</summary>
+        public int KeptTokens { get; set; }
     }
 }
