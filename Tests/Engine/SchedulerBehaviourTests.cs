@@ -136,7 +136,7 @@ public class SchedulerBehaviourTests
         var running = harness.Submit(Prompts[0], maxTokens: 480, n: 4);
         await harness.WaitForAsync(s => s.Running == 4 && s.UsedBlocks > 0, TimeSpan.FromSeconds(10));
 
-        var stepsAtAbort = harness.Engine.Snapshot.Steps;
+        var stepsAtAbort = harness.Engine.StepsRun; // not the published snapshot's, which may trail the loop
         harness.Engine.Abort(running.Request);
         var freed = await harness.WaitForAsync(s => s.UsedBlocks == 0, TimeSpan.FromSeconds(10));
 

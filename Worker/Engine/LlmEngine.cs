@@ -74,6 +74,9 @@ public sealed partial class LlmEngine : IDisposable
     /// <summary>The counts as of the latest turn published; refusals happen on request threads and are read live.</summary>
     public EngineSnapshot Snapshot => _publisher.Snapshot;
 
+    /// <summary>Steps run so far, read live: the published snapshot may trail the loop by the turns still being published.</summary>
+    internal long StepsRun => Interlocked.Read(ref _steps);
+
     /// <summary>Queues a request, or refuses it when the queue limits are reached.</summary>
     /// <exception cref="EngineOverloadedException">A queue limit is reached.</exception>
     /// <exception cref="EngineStoppedException">The engine has been stopped (sleep, shutdown).</exception>

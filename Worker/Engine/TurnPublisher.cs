@@ -11,7 +11,8 @@ namespace Worker.Engine;
 internal sealed class TurnPublisher
 {
     private readonly IReadOnlyList<IEngineStatsSink> _sinks;
-    private readonly BlockingCollection<Turn> _turns = [];
+    // Bounded: a publisher that falls this far behind (a starved core) holds the loop back rather than letting turns pile up.
+    private readonly BlockingCollection<Turn> _turns = new(boundedCapacity: 64);
     private readonly Thread _thread;
     private volatile EngineSnapshot _snapshot;
 
