@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The serving figures of the README's "Performance" section, measured side by side in one run: C streams through
-# the worker API against the bare batched-runner loop at batch C (the practical limit), at concurrency 1 and 8,
-# rounds counterbalanced with fresh prompts each round; then throughput and latency at concurrency 1, 2, 4, 8.
+# the worker API against the bare batched-runner loop at batch C (the practical limit), at concurrency 1, 2, 4, 8 and 16,
+# (LEVELS="1 8" for fewer) rounds counterbalanced with fresh prompts each round; then throughput and latency at concurrency 1, 2, 4, 8.
 #   ROUNDS=4 bench/serving-figures.sh [worker flags…]     e.g. bench/serving-figures.sh --intra-op-threads 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ served() {
     --prompt-seed $((1000 + ${round:-0})) | awk '/Output token throughput/ {print $NF, "tok/s through the API"}'
 }
 served 8 >/dev/null   # warm-up (its prompts are round 0's; rounds start at 1)
-for concurrency in 1 8; do
+for concurrency in ${LEVELS:-1 2 4 8 16}; do
   echo "## c=$concurrency: $concurrency streams through the API vs the bare loop at batch $concurrency (output tokens/s)"
   compare "$rounds" "bare-loop=bare $concurrency" "served=served $concurrency"
 done
