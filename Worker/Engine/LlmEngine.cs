@@ -21,7 +21,6 @@ public sealed partial class LlmEngine : IDisposable
     private readonly Scheduler _scheduler;
     private readonly ILogger _logger;
     private readonly TurnPublisher _publisher;
-    private readonly bool _recordsStats;
     private readonly StepStatsBuilder _stats = new();
     private readonly KvBlockSampler? _blockSampler;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
@@ -54,7 +53,6 @@ public sealed partial class LlmEngine : IDisposable
         _runner = runner;
         _stepRunner = new StepRunner(runner);
         _options = options;
-        _recordsStats = statsSinks is { Count: > 0 };
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
         _scheduler = new Scheduler(options.Limits, options.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
         options.KvConnector?.OnProgress(() => _wake.Release());
@@ -484,8 +482,7 @@ public sealed partial class LlmEngine : IDisposable
             return null;
         }
         // Built (and so cleared) even with no sinks (--disable-log-stats): the builder must not grow turn after turn.
-        var stats = _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents);
-        return _recordsStats ? stats : null;
+        return _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents);
     }
 
     private EngineSnapshot TakeSnapshot()

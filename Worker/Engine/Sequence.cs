@@ -113,5 +113,3 @@ internal sealed record StopCheck(FinishReason Reason, object? StopReason, bool I
 
 /// <summary>A completed read of a sequence's prompt KV: bytes moved and how long the transfer took.</summary>
 public sealed record KvTransferTiming(long Bytes, double Seconds);
-
-/// <summary>An output waiting for its stop-string check: when its step ended, and how many tokens it carried.</summary>
