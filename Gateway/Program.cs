@@ -6,6 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddWorkerProxy();
 builder.Services.Configure<AccessOptions>(builder.Configuration.GetSection(AccessOptions.Section));
+builder.Services.AddSingleton<FleetModels>();
 builder.Services.AddSingleton<ApiKeyGate>();
 
 var app = builder.Build();

@@ -10,18 +10,25 @@ namespace Gateway.Access;
 /// <summary>
 /// Optional API keys on /v1: "Authorization: Bearer KEY", compared in constant time (against SHA-256 digests, so
 /// neither a key's bytes nor its length leak through timing); missing or wrong → 401 with OpenAI's invalid_api_key
-/// error. Each key has its own per-minute limits on requests and on tokens (prompt characters ÷ 4 plus max_tokens, as a
-/// request is weighed before it runs), from ASP.NET Core's rate limiters; past either → 429 with Retry-After and
+/// error. Each key has its own per-minute limits on requests and on tokens (a request weighs, before it runs, its prompt's
+/// characters ÷ 4 plus the output it may make: max_tokens, or what the worker gives without it: 16 for a completion, the
+/// rest of the model's context for a chat), from ASP.NET Core's rate limiters; past either → 429 with Retry-After and
 /// OpenAI's rate_limit_exceeded error. Health, metrics and the catalog stay open to the orchestrator and Prometheus.
 /// </summary>
 internal sealed class ApiKeyGate : IDisposable
 {
+    /// <summary>OpenAI's (and vLLM's) max_tokens for a completion that sets none; also a chat's when no worker says its context length.</summary>
+    private const int CompletionDefaultMaxTokens = 16;
+
     private readonly FrozenDictionary<string, ApiKey> _keys;
     private readonly PartitionedRateLimiter<ApiKey> _requests;
     private readonly PartitionedRateLimiter<ApiKey> _tokens;
 
-    public ApiKeyGate(IOptions<AccessOptions> options)
+    private readonly FleetModels _fleet;
+
+    public ApiKeyGate(IOptions<AccessOptions> options, FleetModels fleet)
     {
+        _fleet = fleet;
         var settings = options.Value;
         var keys = settings.ApiKeys.Concat(ReadFile(settings.ApiKeysFile)).Where(k => k.Key.Length > 0).ToArray();
         foreach (var key in keys)
@@ -60,15 +67,25 @@ internal sealed class ApiKeyGate : IDisposable
             await TooMany(http, request, "requests", $"Rate limit reached for {key.Name} on requests per minute: limit {key.RequestsPerMinute}.");
             return;
         }
-        await ProxiedRequest.BufferAsync(http);
-        var weight = ProxiedRequest.Of(http).TokenWeight;
-        using var tokens = _tokens.AttemptAcquire(key, key.TokensPerMinute is { } limit ? Math.Min(weight, limit) : weight);
-        if (!tokens.IsAcquired || key.TokensPerMinute is { } most && weight > most)
+        var weight = await WeightAsync(await ProxiedRequest.BufferAsync(http), http.RequestAborted);
+        // A request heavier than the whole limit is refused without taking the window's tokens from the ones that fit.
+        var fits = key.TokensPerMinute is not { } most || weight <= most;
+        using var tokens = _tokens.AttemptAcquire(key, fits ? weight : 0);
+        if (!fits || !tokens.IsAcquired)
         {
             await TooMany(http, tokens, "tokens", $"Rate limit reached for {key.Name} on tokens per minute: limit {key.TokensPerMinute}, requested {weight}.");
             return;
         }
         await next(http);
+    }
+
+    /// <summary>The tokens a request may use, at least 1 (a body that says nothing: the worker refuses it with the reason).</summary>
+    private async Task<int> WeightAsync(ProxiedRequest request, CancellationToken cancellationToken)
+    {
+        var output = request.MaxOutputTokens ?? (request.IsChat && await _fleet.MaxModelLengthAsync(request.Model, cancellationToken) is { } contextLength
+            ? contextLength - request.PromptTokenEstimate
+            : CompletionDefaultMaxTokens);
+        return Math.Max(1, request.PromptTokenEstimate + output);
     }
 
     /// <summary>The key the header names, compared digest to digest in constant time; null when it names none.</summary>

@@ -4,16 +4,19 @@ using Yarp.ReverseProxy;
 
 namespace Gateway.Access;
 
-/// <summary>GET /v1/models through the gateway: the models of the whole fleet (every available worker's, each id once), not of one worker.</summary>
-internal static class FleetModels
+/// <summary>
+/// The models of the whole fleet, as every available worker's /v1/models lists them (each id once): what GET /v1/models
+/// through the gateway answers, and each model's max_model_len, by which the key gate weighs a chat request that leaves
+/// max_tokens to the worker (the worker gives it the rest of the context).
+/// </summary>
+internal sealed class FleetModels(IProxyStateLookup proxyState, IHttpClientFactory clients)
 {
-    public static IEndpointRouteBuilder MapFleetModels(this IEndpointRouteBuilder routes)
-    {
-        routes.MapGet("/v1/models", ListAsync).WithName("ListFleetModels");
-        return routes;
-    }
+    /// <summary>How long a model's max_model_len is trusted before the fleet is asked again.</summary>
+    private static readonly TimeSpan ContextLengthsTtl = TimeSpan.FromSeconds(30);
 
-    private static async Task<IResult> ListAsync(IProxyStateLookup proxyState, IHttpClientFactory clients, CancellationToken cancellationToken)
+    private (Dictionary<string, int> Lengths, long ReadAt)? _contextLengths;
+
+    public async Task<JsonObject[]> ListAsync(CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(Proxy.GatewayHttpClients.FleetModels);
         var workers = proxyState.GetClusters().SelectMany(c => c.DestinationsState.AvailableDestinations).Select(d => d.Model.Config.Address).Distinct();
@@ -28,13 +31,31 @@ internal static class FleetModels
                 return null; // a worker that cannot say is left out; its health checks deal with it
             }
         }));
-        var models = answers.Where(a => a?["data"] is JsonArray).SelectMany(a => a!["data"]!.AsArray())
-            .GroupBy(m => m?["id"]?.GetValue<string>()).Where(g => g.Key is not null).Select(g => g.First()!.DeepClone()).ToArray();
-        if (models.Length == 0)
+        return answers.Where(a => a?["data"] is JsonArray).SelectMany(a => a!["data"]!.AsArray()).OfType<JsonObject>()
+            .GroupBy(m => m["id"] is JsonValue id && id.TryGetValue<string>(out var name) ? name : null).Where(g => g.Key is not null)
+            .Select(g => (JsonObject)g.First().DeepClone()).ToArray();
+    }
+
+    /// <summary>
+    /// The model's max_model_len as its workers report it; for a model no worker lists (the worker will refuse it), the
+    /// longest in the fleet; null when no worker answers.
+    /// </summary>
+    public async Task<int?> MaxModelLengthAsync(string? model, CancellationToken cancellationToken)
+    {
+        var known = _contextLengths;
+        if (known is not { } cached || System.Diagnostics.Stopwatch.GetElapsedTime(cached.ReadAt) > ContextLengthsTtl || model is null || !cached.Lengths.ContainsKey(model))
         {
-            return Results.Json(new { error = new { message = "No worker is available to list its models.", type = "server_error", param = (string?)null, code = "upstream_unavailable" } },
-                statusCode: 503);
+            var lengths = new Dictionary<string, int>();
+            foreach (var listed in await ListAsync(cancellationToken))
+            {
+                if (listed["max_model_len"] is JsonValue length && length.TryGetValue<int>(out var tokens))
+                {
+                    lengths[listed["id"]!.GetValue<string>()] = tokens;
+                }
+            }
+            known = _contextLengths = (lengths, System.Diagnostics.Stopwatch.GetTimestamp());
         }
-        return Results.Json(new JsonObject { ["object"] = "list", ["data"] = new JsonArray(models) });
+        var read = known!.Value.Lengths;
+        return model is not null && read.TryGetValue(model, out var found) ? found : read.Count > 0 ? read.Values.Max() : null;
     }
 }

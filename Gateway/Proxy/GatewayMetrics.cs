@@ -21,7 +21,11 @@ public sealed class GatewayMetrics
     private readonly bool _exemplars;
 
     /// <param name="policy">--enable-exemplars: request-level observations carry the request id (as the worker's do).</param>
-    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy)
+    /// <param name="listening">
+    /// Taken so that the provider listens before the zero series below are recorded: a measurement made before any
+    /// listener is lost, and this class may be built early (the key gate's fleet lookup reaches YARP's state at start-up).
+    /// </param>
+    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy, OpenTelemetry.Metrics.MeterProvider listening)
     {
         _exemplars = policy.EnableExemplars;
         var meter = meterFactory.Create(C.VellumMeter);

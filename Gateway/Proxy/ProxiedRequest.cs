@@ -25,8 +25,17 @@ internal sealed class ProxiedRequest
     /// <summary>The prompt as text, for prefix affinity: a completion's prompt, or a chat's messages as "role: content" lines.</summary>
     public string? Prompt { get; private init; }
 
-    /// <summary>Tokens the request may use (1 when its body says nothing: the worker refuses it with the reason).</summary>
-    public int TokenWeight { get; private init; } = 1;
+    /// <summary>The model the body names (the key gate weighs the request against its context length).</summary>
+    public string? Model { get; private init; }
+
+    /// <summary>A chat request: without max_tokens the worker gives it the rest of the context (a completion gets 16).</summary>
+    public bool IsChat { get; private init; }
+
+    /// <summary>The prompt's characters ÷ 4: the gateway has no tokenizer.</summary>
+    public int PromptTokenEstimate { get; private init; }
+
+    /// <summary>max_completion_tokens or max_tokens, when the body sets one.</summary>
+    public int? MaxOutputTokens { get; private init; }
 
     /// <summary>What the gateway read of the request; empty until <see cref="BufferAsync"/> has run.</summary>
     public static ProxiedRequest Of(HttpContext http) => http.Features.Get<ProxiedRequest>() ?? new ProxiedRequest();
@@ -51,7 +60,10 @@ internal sealed class ProxiedRequest
                         Body = body,
                         IsStreaming = body["stream"] is JsonValue stream && stream.GetValueKind() == JsonValueKind.True,
                         Prompt = PromptText(body),
-                        TokenWeight = TokenWeightOf(body),
+                        Model = body["model"] is JsonValue model && model.GetValueKind() == JsonValueKind.String ? model.GetValue<string>() : null,
+                        IsChat = body["messages"] is not null,
+                        PromptTokenEstimate = ((body["messages"] ?? body["prompt"])?.ToJsonString().Length ?? 0) / 4,
+                        MaxOutputTokens = Int(body["max_completion_tokens"]) ?? Int(body["max_tokens"]),
                     };
                 }
             }
@@ -81,15 +93,7 @@ internal sealed class ProxiedRequest
         static string? Text(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
     }
 
-    /// <summary>Its prompt's characters ÷ 4 (the gateway has no tokenizer) plus the output it asks for (max_tokens' default 16 without it).</summary>
-    private static int TokenWeightOf(JsonObject body)
-    {
-        var output = Int(body["max_completion_tokens"]) ?? Int(body["max_tokens"]) ?? 16;
-        var prompt = (body["messages"] ?? body["prompt"])?.ToJsonString().Length ?? 0;
-        return Math.Max(1, prompt / 4 + output);
-
-        static int? Int(JsonNode? node) => node is JsonValue value && value.TryGetValue<int>(out var number) ? number : null;
-    }
+    private static int? Int(JsonNode? node) => node is JsonValue value && value.TryGetValue<int>(out var number) ? number : null;
 
     /// <summary>Sends the body again from its start.</summary>
     public static void Rewind(HttpContext http) => http.Request.Body.Position = 0;

@@ -66,6 +66,33 @@ public class GatewayAccessTests
     }
 
     [Fact]
+    public async Task AChatWithoutMaxTokens_WeighsTheRestOfTheModelsContext()
+    {
+        // The worker gives such a chat max_model_len less its prompt; the key's limit must see that, not max_tokens' 16.
+        await using var worker = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName} --max-model-len 256");
+        await using var gateway = await ServiceProcess.StartGatewayAsync(
+            $"--ReverseProxy:Clusters:workers:Destinations:w:Address={worker.Address} --Auth:ApiKeys:0:Key=sk-chat --Auth:ApiKeys:0:TokensPerMinute=200");
+
+        async Task<HttpResponseMessage> ChatAsync(string maxTokens)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = new StringContent($$$"""{"model":"{{{WorkerApp.ModelName}}}","messages":[{"role":"user","content":"Hello"}]{{{maxTokens}}}}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "sk-chat");
+            return await gateway.Client.SendAsync(request, Cancel);
+        }
+
+        using var open = await ChatAsync("");
+        Assert.Equal(HttpStatusCode.TooManyRequests, open.StatusCode);
+        var refusal = (await open.JsonAsync()).GetProperty("error");
+        Assert.Equal("tokens", refusal.GetProperty("type").GetString());
+        Assert.Contains("requested 256", refusal.GetProperty("message").GetString()); // the prompt and the rest of the 256-token context
+        using var bounded = await ChatAsync(",\"max_tokens\":8");
+        Assert.Equal(HttpStatusCode.OK, bounded.StatusCode);
+    }
+
+    [Fact]
     public async Task Models_AreTheFleets()
     {
         await using var a = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name model-a shared");
