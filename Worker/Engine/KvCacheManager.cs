@@ -18,15 +18,12 @@ internal sealed class KvCacheManager
     private readonly int _runningSlots;
     private readonly List<KvCacheOperation> _operations = [];
     private readonly Dictionary<int, Sequence> _held = [];
-    private readonly IDraftProposer? _draft;
     private readonly KvProducer? _producer;
 
-    /// <param name="draft">Holds a draft cache per running slot (speculative decoding): freed with the slot.</param>
-    public KvCacheManager(KvCacheConfig config, int maxNumSeqs, int maxModelLength, KvBlockSampler? sampler, IDraftProposer? draft, KvProducer? producer)
+    public KvCacheManager(KvCacheConfig config, int maxNumSeqs, int maxModelLength, KvBlockSampler? sampler, KvProducer? producer)
     {
         _config = config;
         _maxModelLength = maxModelLength;
-        _draft = draft;
         _producer = producer;
         _runningSlots = Math.Min(maxNumSeqs, config.RunningSlots);
         _freeSlots = new SortedSet<int>(Enumerable.Range(0, _runningSlots));
@@ -121,7 +118,6 @@ internal sealed class KvCacheManager
         {
             Prefixes.Add(sequence.Slot, sequence.TokensFrom(0, kept));
         }
-        _draft?.Release(sequence);
         _operations.Add(new KvCacheOperation.Free(sequence.Slot));
         _freeSlots.Add(sequence.Slot);
         sequence.Slot = -1;
@@ -138,7 +134,6 @@ internal sealed class KvCacheManager
         {
             return null;
         }
-        _draft?.Release(sequence);
         _held[sequence.Slot] = sequence;
         // The cache holds the prompt; the token sampled from it was never fed.
         return _producer.Hold(sequence.Request.Id, sequence.Slot, Math.Min(sequence.ComputedTokens, sequence.Request.PromptTokens.Length));

@@ -51,7 +51,7 @@ public sealed partial class LlmEngine : IDisposable
         _rejections = rejections ?? new AdmissionRejections();
         _model = model;
         _runner = runner;
-        _stepRunner = new StepRunner(runner);
+        _stepRunner = new StepRunner(runner, options.Speculation?.Proposer.DraftCache);
         _options = options;
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
         _scheduler = new Scheduler(options.Limits, options.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
@@ -329,7 +329,6 @@ public sealed partial class LlmEngine : IDisposable
             sequence.Speculation.Add(guesses.Length, output.AcceptedGuesses);
             sequence.SpeculativeK = _options.Speculation!.NextK(sequence.SpeculativeK, guesses.Length, output.AcceptedGuesses);
         }
-        _options.Speculation?.Proposer.Commit(sequence, sequence.ComputedTokens);
         Advance(sequence, output.Tokens, stepDone);
     }
 

@@ -38,7 +38,7 @@ internal sealed class Scheduler
         _cacheConfig = cacheConfig;
         _maxModelLength = maxModelLength;
         _speculation = speculation;
-        Cache = new KvCacheManager(cacheConfig, limits.MaxNumSeqs, maxModelLength, sampler, speculation?.Proposer, connector?.Producer);
+        Cache = new KvCacheManager(cacheConfig, limits.MaxNumSeqs, maxModelLength, sampler, connector?.Producer);
     }
 
     public KvCacheManager Cache { get; }

@@ -2,15 +2,31 @@ namespace Worker.Runner;
 
 /// <summary>
 /// Executes a step (vLLM's execute_model then sample): applies the cache manager's operations, runs the rows' batched
-/// forward passes, samples each row and verifies its guesses, and cuts rejected guesses out of the cache. Returns the
-/// tokens per row; the engine decides what they mean for the request (stops, finishes).
+/// forward passes, samples each row and verifies its guesses, and cuts rejected guesses out of both caches (the target's
+/// and the draft model's). Returns the tokens per row; the engine decides what they mean for the request (stops, finishes).
 /// </summary>
-internal sealed class StepRunner(IModelRunner model)
+/// <param name="draftCache">The draft model's arena (speculative decoding with a draft model): a slot per running slot of the same number.</param>
+internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
 {
     public int VocabSize => model.VocabSize;
 
     /// <summary>Applies cache operations outside a step (what finished between steps; slots a KV read is about to write).</summary>
-    public void Apply(IReadOnlyList<KvCacheOperation> operations) => model.Cache.Apply(operations);
+    public void Apply(IReadOnlyList<KvCacheOperation> operations)
+    {
+        model.Cache.Apply(operations);
+        if (draftCache is null)
+        {
+            return;
+        }
+        foreach (var operation in operations)
+        {
+            // The draft keeps no prefixes and catches up from its own length: only a running slot's free concerns it.
+            if (operation is KvCacheOperation.Free free && free.Slot < draftCache.Slots)
+            {
+                draftCache.Free(free.Slot);
+            }
+        }
+    }
 
     /// <exception cref="Exception">The forward pass failed: every row's cache is in doubt.</exception>
     public RowOutput[] Execute(StepInput step)
@@ -73,6 +89,7 @@ internal sealed class StepRunner(IModelRunner model)
         }
         var rejected = row.Guesses.Length - (emitted.Count - 1);
         model.Cache.Truncate(row.Slot, model.Cache.Length(row.Slot) - rejected);
+        draftCache?.Truncate(row.Slot, model.Cache.Length(row.Slot)); // what the draft fed past the committed tokens
         return new RowOutput(emitted.ToArray(), sawNaN);
     }
 

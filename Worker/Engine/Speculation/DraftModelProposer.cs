@@ -5,8 +5,8 @@ namespace Worker.Engine.Speculation;
 /// <summary>
 /// A smaller model with the target's vocabulary proposes greedily from its own KV cache, batched like the target:
 /// one pass catches every sequence's draft cache up with its tokens and proposes the first guess, then one batched
-/// pass per further guess. A sequence's draft cache lives in the draft arena's slot of the same number as its own,
-/// and after verification it is cut back to the committed tokens.
+/// pass per further guess. A sequence's draft cache lives in the draft arena's slot of the same number as its own;
+/// the step runner cuts it back to the committed tokens after verification and frees it with the target's slot.
 /// </summary>
 internal sealed class DraftModelProposer(LoadedModel draft, IModelRunner runner) : IDraftProposer, IDisposable
 {
@@ -35,9 +35,7 @@ internal sealed class DraftModelProposer(LoadedModel draft, IModelRunner runner)
         return proposals;
     }
 
-    public void Commit(Sequence sequence, int committed) => runner.Cache.Truncate(sequence.Slot, committed);
-
-    public void Release(Sequence sequence) => runner.Cache.Free(sequence.Slot);
+    KvArena? IDraftProposer.DraftCache => runner.Cache;
 
     public void Dispose() => runner.Dispose();
 }

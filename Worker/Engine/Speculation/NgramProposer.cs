@@ -36,13 +36,7 @@ internal sealed class NgramProposer(int lookupMax, int lookupMin) : IDraftPropos
         return [];
     }
 
-    public void Commit(Sequence sequence, int committed)
-    {
-    }
-
-    public void Release(Sequence sequence)
-    {
-    }
+    Runner.KvArena? IDraftProposer.DraftCache => null;
 
     private static bool Matches(IReadOnlyList<int> tokens, int start, int suffixStart, int n)
     {
