@@ -32,6 +32,13 @@ internal static class ServeBenchmark
         var skew = new Random(seed + 1);
         var longFraction = args.Double("long-fraction") ?? 0;
         var lengths = prompts.Select(_ => skew.NextDouble() < longFraction ? args.Int("long-output-len", outputLength * 10) : outputLength).ToArray();
+        // --num-warmups N: N short requests on other prompts first, unmeasured, so that this client's JIT and connections
+        // are warm when timing starts (the bare loop it is compared with warms up the same way).
+        if (args.Int("num-warmups", 0) is var warmups and > 0)
+        {
+            var warmupPrompts = Prompts.Generate(warmups, args.Int("input-words", 32), -1 - args.Int("prompt-seed", seed));
+            await MeasureAsync(client, warmupPrompts, [.. warmupPrompts.Select(_ => 32)], concurrency, rate: null, seed);
+        }
         var summary = await MeasureAsync(client, prompts, lengths, concurrency, rate, seed);
         await stopScraping.CancelAsync();
         await polling;
