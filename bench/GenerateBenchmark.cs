@@ -13,10 +13,18 @@ internal sealed class GenerateBenchmark : IDisposable
 {
     private readonly LoadedModel _model;
     private readonly OnnxBatchRunner _runner;
+    private readonly bool _ownsModel;
 
     public GenerateBenchmark(string modelDirectory, int batch = 1)
+        : this(LoadedModel.Load(modelDirectory, "cpu", null), batch, ownsModel: true)
     {
-        _model = LoadedModel.Load(modelDirectory, "cpu", null);
+    }
+
+    /// <param name="model">Shared with an engine being compared (one ONNX Runtime session, one thread pool); disposed only when owned.</param>
+    public GenerateBenchmark(LoadedModel model, int batch, bool ownsModel = false)
+    {
+        _model = model;
+        _ownsModel = ownsModel;
         _runner = new OnnxBatchRunner(_model.Decoder, slots: batch, maxLength: _model.MaxModelLength);
     }
 
@@ -42,6 +50,20 @@ internal sealed class GenerateBenchmark : IDisposable
     public double TokensPerSecond(IReadOnlyList<string> prompts, int outputLength)
     {
         var started = Stopwatch.GetTimestamp();
+        Generate(prompts, outputLength);
+        return prompts.Count * outputLength / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
+    /// <summary>The same loop, split per step (see <see cref="StepProfile"/>).</summary>
+    public StepProfile Profile(IReadOnlyList<string> prompts, int outputLength)
+    {
+        var measure = StepProfile.Start(_model.Decoder, 0);
+        Generate(prompts, outputLength);
+        return measure.Stop(outputLength);
+    }
+
+    private void Generate(IReadOnlyList<string> prompts, int outputLength)
+    {
         var rows = new RunnerRow[prompts.Count];
         for (var slot = 0; slot < prompts.Count; slot++)
         {
@@ -57,12 +79,14 @@ internal sealed class GenerateBenchmark : IDisposable
                 rows[slot] = new RunnerRow(slot, [Sampler.ArgMax(logits.AsSpan(slot * vocab, vocab))], 1);
             }
         }
-        return prompts.Count * outputLength / Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
     public void Dispose()
     {
         _runner.Dispose();
-        _model.Dispose();
+        if (_ownsModel)
+        {
+            _model.Dispose();
+        }
     }
 }

@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
 {
     "serve" => await ServeBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "generate" => GenerateBenchmark.Run(BenchArgs.Parse(args[1..])),
+    "step-profile" => await StepProfileBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "soak" => await SoakBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "stop-strings" => await StopStringsBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "long-prompt" => await LongPromptBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
@@ -23,6 +24,7 @@ static int Usage()
                                 [--dataset random|repeat] [--scrape-url URL --scrape-rate 20 --scrape-format text|openmetrics]
                                 [--long-fraction F --long-output-len N]   (a skewed workload) [--prompt-seed S] [--num-warmups N]
           vellum-bench generate --model-dir DIR [--num-prompts 1] [--input-words 32] [--output-len 128] [--prompt-seed 0]   (all prompts batched)
+          vellum-bench step-profile --model-dir DIR [--batch 8] [--output-len 256] [--rounds 2]   (bare loop vs engine, per step, no HTTP)
           vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]
                                 [--warmup-seconds 60] [--output-len 64]   (the worker needs VLLM_SERVER_DEV_MODE=1)
           vellum-bench stop-strings --base-url URL --model NAME [--stop-strings 100000 (0: none)] [--n 16 (0: alone)] [--samples 15]

@@ -28,7 +28,7 @@ internal sealed class OnnxDecoder : IDisposable
             options.AppendExecutionProvider_CUDA(0);
         }
         var path = Path.Combine(folder.Path, folder.DecoderFile);
-        Session = modelBytes is null ? new InferenceSession(path, options) : new InferenceSession(modelBytes, options);
+        Session = OnNamedThread(() => modelBytes is null ? new InferenceSession(path, options) : new InferenceSession(modelBytes, options));
 
         var inputs = Session.InputMetadata;
         string[] required = ["input_ids", "attention_mask", "past_key_values.0.key", "past_key_values.0.value"];
@@ -79,7 +79,40 @@ internal sealed class OnnxDecoder : IDisposable
     public KvArena CreateArena(int slots, int capacity) =>
         new(Device == "cuda" ? new CudaKvMemory(0) : new HostKvMemory(), Folder.Layers, Folder.KvHeads, Folder.HeadSize, KvElementBytes, slots, capacity);
 
-    public void Run(OrtIoBinding binding) => Session.RunWithBinding(_runOptions, binding);
+    /// <summary>Time spent inside ONNX Runtime's runs so far, in Stopwatch ticks: the forward passes without row building or binding.</summary>
+    public long RunTicks { get; private set; }
+
+    public void Run(OrtIoBinding binding)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Session.RunWithBinding(_runOptions, binding);
+        RunTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
+    }
+
+    /// <summary>
+    /// Creates the session on a thread named "onnxruntime": ONNX Runtime's intra-op threads, started with the session,
+    /// take their creator's name, so top -H and /proc tell them from the server's own threads (not ".NET TP Worker").
+    /// </summary>
+    private static InferenceSession OnNamedThread(Func<InferenceSession> create)
+    {
+        InferenceSession? session = null;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                session = create();
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        }) { Name = "onnxruntime" };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return session!;
+    }
 
     private string[] Names(string format) =>
         Enumerable.Range(0, Folder.Layers).Select(l => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, l)).ToArray();
