@@ -146,6 +146,22 @@ public static class MetricCatalog
     public static readonly MetricFamily KvBlockReuseGap = new("vllm:kv_block_reuse_gap_seconds", MetricKind.Histogram,
         "Sampled KV blocks: time between consecutive reuses by prefix hits.", Common, MetricGroup.General, MetricCondition.KvCacheMetrics, Buckets.KvBlockResidency);
 
+    // --- general: LoRA ---
+    /// <summary>
+    /// Info-style, as vLLM's: the value is the Unix time of the update that set these labels, a new series whenever the
+    /// adapter sets change (routers take the newest); no model_name or engine label.
+    /// </summary>
+    public static readonly MetricFamily LoraRequestsInfo = new("vllm:lora_requests_info", MetricKind.Gauge,
+        "Running stats on lora requests.", ["max_lora", "waiting_lora_adapters", "running_lora_adapters"], MetricGroup.General, MetricCondition.Lora);
+
+    /// <summary>
+    /// The resident adapters, idle ones included, which drop out of vllm:lora_requests_info once their requests end
+    /// (vLLM issue #45325): a router can still send an adapter's requests where it is loaded. Info-style, as that family.
+    /// </summary>
+    public static readonly MetricFamily LoraResidentInfo = new("vellum_lora_resident_info", MetricKind.Gauge,
+        "LoRA adapters resident in a slot, running or idle, comma-joined; the value is the Unix time of the update.",
+        ["max_lora", "resident_lora_adapters"], MetricGroup.General, MetricCondition.Lora);
+
     // --- general: configuration ---
     /// <summary>vLLM's CacheConfig attributes, as labels; there is no model_name label on this family.</summary>
     public static readonly MetricFamily CacheConfigInfo = new("vllm:cache_config_info", MetricKind.Gauge,
@@ -292,7 +308,7 @@ public static class MetricCatalog
         RequestPromptTokens, RequestGenerationTokens, IterationTokens, RequestMaxNumGenerationTokens, RequestParamsN, RequestParamsMaxTokens,
         TimeToFirstToken, InterTokenLatency, RequestTimePerOutputToken, E2eRequestLatency, RequestQueueTime, RequestInferenceTime,
         RequestPrefillTime, RequestDecodeTime, RequestPrefillKvComputedTokens, RequestNumPreemptions, AdmissionRejections,
-        KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, CacheConfigInfo,
+        KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, LoraRequestsInfo, LoraResidentInfo, CacheConfigInfo,
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
         SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,
         SpecDecodeDraftTime, SpecDecodeVerifyTime, SpecDecodeRoundK,

@@ -32,6 +32,8 @@ public enum MetricCondition
     SpeculativeDecoding,
     /// <summary>A --kv-transfer-config (vLLM registers the NIXL families only with its NixlConnector).</summary>
     KvConnector,
+    /// <summary>--enable-lora.</summary>
+    Lora,
 }
 
 /// <summary>A deprecated family: since which version, and what replaces it.</summary>

@@ -7,11 +7,12 @@ namespace ModelBuilder;
 /// A small pre-LayerNorm decoder with learned positions and GroupQueryAttention (the com.microsoft op that
 /// ONNX Runtime GenAI's model builder emits for production models), plus a shared bigram-logits table.
 /// Inputs and outputs follow the GenAI decoder contract: input_ids, attention_mask, position_ids,
-/// past_key_values.N.key|value → logits, present.N.key|value ([batch, kv_heads, seq, head_size]).
+/// past_key_values.N.key|value → logits, present.N.key|value ([batch, kv_heads, seq, head_size]). A LoRA-ready
+/// build also takes <see cref="LoraTargets"/>' inputs.
 /// </summary>
 internal static class DecoderGraph
 {
-    public static ModelProto Build(ModelShape shape, int vocab, float[] bigram)
+    public static ModelProto Build(ModelShape shape, int vocab, float[] bigram, bool loraReady = false)
     {
         var rng = new SplitMix64(shape.Seed);
         var g = new OnnxGraphBuilder();
@@ -47,9 +48,9 @@ internal static class DecoderGraph
         for (var l = 0; l < shape.Layers; l++)
         {
             var normed = LayerNorm(g, $"layers.{l}.attn_norm", x, h);
-            var q = g.Node("MatMul", [normed, g.Weights($"layers.{l}.q_proj", Normal(rng, h * qWidth, Scale(h)), h, qWidth)]);
+            var q = Projection(g, "q_proj", l, normed, g.Weights($"layers.{l}.q_proj", Normal(rng, h * qWidth, Scale(h)), h, qWidth), h, qWidth, loraReady);
             var k = g.Node("MatMul", [normed, g.Weights($"layers.{l}.k_proj", Normal(rng, h * kvWidth, Scale(h)), h, kvWidth)]);
-            var v = g.Node("MatMul", [normed, g.Weights($"layers.{l}.v_proj", Normal(rng, h * kvWidth, Scale(h)), h, kvWidth)]);
+            var v = Projection(g, "v_proj", l, normed, g.Weights($"layers.{l}.v_proj", Normal(rng, h * kvWidth, Scale(h)), h, kvWidth), h, kvWidth, loraReady);
             var attention = g.NodeWithOutputs("GroupQueryAttention",
                 [q, k, v, $"past_key_values.{l}.key", $"past_key_values.{l}.value", seqlensK, totalLength],
                 [$"layers.{l}.attention", $"present.{l}.key", $"present.{l}.value"],
@@ -63,7 +64,8 @@ internal static class DecoderGraph
 
         // The transformer's contribution has std LogitNoiseStd per logit (LayerNorm output has unit variance),
         // so it perturbs the bigram prior by a known amount and depends on the whole KV cache.
-        var transformerLogits = g.Node("MatMul", [LayerNorm(g, "final_norm", x, h), g.Weights("lm_head", Normal(rng, h * vocab, shape.LogitNoiseStd / MathF.Sqrt(h)), h, vocab)]);
+        var transformerLogits = Projection(g, "lm_head", -1, LayerNorm(g, "final_norm", x, h),
+            g.Weights("lm_head", Normal(rng, h * vocab, shape.LogitNoiseStd / MathF.Sqrt(h)), h, vocab), h, vocab, loraReady);
         var bigramLogits = g.Node("Gather", [g.Weights("bigram_logits", bigram, vocab, vocab), inputIds]);
         g.NodeWithOutputs("Add", [transformerLogits, bigramLogits], ["logits"], "");
 
@@ -73,7 +75,32 @@ internal static class DecoderGraph
             g.Output($"present.{l}.key", DataType.Float, presentDims);
             g.Output($"present.{l}.value", DataType.Float, presentDims);
         }
-        return g.ToModel();
+        var model = g.ToModel();
+        model.ModelVersion = ModelVersion(shape, vocab);
+        return model;
+    }
+
+    /// <summary>
+    /// The base's identity that its adapters carry (ModelProto.model_version, the adapter file's model_version): an
+    /// adapter trained for another base is refused, not silently applied. Stable across builds of the same shape.
+    /// </summary>
+    public static int ModelVersion(ModelShape shape, int vocab)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{shape}|{vocab}"));
+        return BitConverter.ToInt32(hash) & int.MaxValue;
+    }
+
+    /// <summary>x·W, plus (x·A)·B where the graph takes a LoRA adapter's A and B (zero rank unless one is given).</summary>
+    private static string Projection(OnnxGraphBuilder g, string module, int layer, string input, string weight, int inWidth, int outWidth, bool loraReady)
+    {
+        var projected = g.Node("MatMul", [input, weight]);
+        if (!loraReady)
+        {
+            return projected;
+        }
+        var a = g.InputWithDefault(LoraTargets.A(module, layer), DataType.Float, [inWidth.ToString(), LoraTargets.RankDim], [inWidth, 0]);
+        var b = g.InputWithDefault(LoraTargets.B(module, layer), DataType.Float, [LoraTargets.RankDim, outWidth.ToString()], [0, outWidth]);
+        return g.Node("Add", [projected, g.Node("MatMul", [g.Node("MatMul", [input, a]), b])]);
     }
 
     private static string LayerNorm(OnnxGraphBuilder g, string name, string input, int width) =>

@@ -6,19 +6,24 @@ namespace ModelBuilder;
 /// <summary>
 /// The model a worker serves when no --model is given: the tiny model, built once into the cache folder.
 /// The folder name carries a fingerprint of the builder's inputs, so a changed builder never serves a stale model.
+/// With LoRA, a LoRA-ready build with its adapters <see cref="LoraAdapters"/> in <c>lora/NAME</c>.
 /// </summary>
 public static class DefaultModel
 {
     public const string ServedName = "vellum-tiny";
 
-    /// <summary>Bump when the builder's code changes what it writes.</summary>
-    private const int BuilderRevision = 2;
+    /// <summary>The adapters the LoRA-ready embedded model comes with.</summary>
+    public static readonly string[] LoraAdapters = ["alpha", "beta"];
 
-    public static string EnsureBuilt(string cacheDirectory)
+    /// <summary>Bump when the builder's code changes what it writes.</summary>
+    private const int BuilderRevision = 3;
+
+    public static string EnsureBuilt(string cacheDirectory, bool withLora = false)
     {
+        var adapters = withLora ? LoraAdapters : [];
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
-            $"{BuilderRevision}|{ModelSize.Tiny}|{ModelFolderBuilder.MergeCount}|{TokenizerFiles.ChatTemplate}|{Corpus.Text}")))[..12];
-        var directory = Path.Combine(cacheDirectory, "models", $"tiny-{fingerprint}");
+            $"{BuilderRevision}|{ModelSize.Tiny}|{ModelFolderBuilder.MergeCount}|{TokenizerFiles.ChatTemplate}|{Corpus.Text}|{string.Join(',', adapters)}")))[..12];
+        var directory = Path.Combine(cacheDirectory, "models", withLora ? $"tiny-lora-{fingerprint}" : $"tiny-{fingerprint}");
         if (Directory.Exists(directory))
         {
             return directory;
@@ -27,7 +32,7 @@ public static class DefaultModel
         // Several workers may start together: each builds aside and the first rename wins.
         Directory.CreateDirectory(Path.GetDirectoryName(directory)!);
         var staging = $"{directory}.staging-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        ModelFolderBuilder.Build(ModelSize.Tiny, staging);
+        ModelFolderBuilder.Build(ModelSize.Tiny, staging, adapters);
         try
         {
             Directory.Move(staging, directory);

@@ -16,6 +16,17 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>An input that an initializer of the same name backs when a run does not feed it (here: empty tensors).</summary>
+    public string InputWithDefault(string name, TensorProto.Types.DataType type, string[] dims, long[] defaultDims)
+    {
+        Input(name, type, dims);
+        var tensor = new TensorProto { Name = name, DataType = (int)type };
+        tensor.Dims.AddRange(defaultDims);
+        tensor.RawData = ByteString.Empty;
+        _graph.Initializer.Add(tensor);
+        return name;
+    }
+
     public void Output(string name, TensorProto.Types.DataType type, params string[] dims) =>
         _graph.Output.Add(ValueInfo(name, type, dims));
 

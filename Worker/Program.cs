@@ -25,5 +25,9 @@ if (ServerDevMode.IsEnabled(app.Configuration))
     app.MapSleepApi();
     app.MapPauseApi();
 }
+if (RuntimeLoraUpdating.IsEnabled(app.Configuration))
+{
+    app.MapLoraApi();
+}
 app.Run();
 return Environment.ExitCode;

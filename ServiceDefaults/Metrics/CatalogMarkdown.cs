@@ -40,6 +40,7 @@ public static class CatalogMarkdown
         MetricCondition.NansInLogits => "`VLLM_COMPUTE_NANS_IN_LOGITS=1`",
         MetricCondition.SpeculativeDecoding => "`--speculative-config`",
         MetricCondition.KvConnector => "`--kv-transfer-config`",
+        MetricCondition.Lora => "`--enable-lora`",
         _ when family.Group == MetricGroup.Mfu => "always; moves with `--enable-mfu-metrics`",
         _ when family.Group == MetricGroup.Gateway => "gateway",
         _ when family.Group == MetricGroup.WorkerApi => "always, also with `--disable-log-stats`",

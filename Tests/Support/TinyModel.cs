@@ -12,6 +12,20 @@ public static class TinyModel
     public static string DraftDirectory => Path.Combine(Directory, ModelFolderBuilder.DraftFolderName);
 }
 
+/// <summary>The tiny model built LoRA-ready, with adapters alpha, beta and gamma in lora/NAME, once per test run.</summary>
+public static class TinyLoraModel
+{
+    public static readonly string[] Adapters = ["alpha", "beta", "gamma"];
+
+    public static string Directory => TestModels.Built(ModelSize.Tiny, Adapters);
+
+    public static string Adapter(string name) => Path.Combine(Directory, ModelFolderBuilder.LoraFolderName, name);
+
+    /// <summary>--lora-modules for the named adapters.</summary>
+    public static (string Key, string Value)[] Modules(params string[] names) =>
+        names.Select((name, i) => ($"Worker:LoraModules:{i}", $"{name}={Adapter(name)}")).ToArray();
+}
+
 /// <summary>The small (~25M parameter, ~100 MB) model, built once per test run, for tests where memory must show.</summary>
 public static class SmallModel
 {
@@ -20,12 +34,12 @@ public static class SmallModel
 
 internal static class TestModels
 {
-    private static readonly ConcurrentDictionary<ModelSize, Lazy<string>> Folders = new();
+    private static readonly ConcurrentDictionary<string, Lazy<string>> Folders = new();
 
-    public static string Built(ModelSize size) => Folders.GetOrAdd(size, _ => new Lazy<string>(() =>
+    public static string Built(ModelSize size, params string[] loraAdapters) => Folders.GetOrAdd($"{size.Name}|{string.Join(',', loraAdapters)}", _ => new Lazy<string>(() =>
     {
-        var directory = TestFolders.New(size.Name);
-        ModelFolderBuilder.Build(size, directory);
+        var directory = TestFolders.New(loraAdapters.Length == 0 ? size.Name : $"{size.Name}-lora");
+        ModelFolderBuilder.Build(size, directory, loraAdapters);
         return directory;
     })).Value;
 }

@@ -29,6 +29,7 @@ internal sealed class Generation : IDisposable
             {
                 Trace = System.Diagnostics.Activity.Current,
                 KvTransfer = request.KvTransfer,
+                Lora = request.Lora,
             })
             .ToArray();
         ChoiceCount = request.ChoiceCount;

@@ -3,7 +3,10 @@ using Worker.Runner;
 
 namespace Worker.Api;
 
-/// <summary>A validated completion or chat request: tokenized prompts, how to sample each, and its kv_transfer_params (P/D).</summary>
+/// <summary>
+/// A validated completion or chat request: tokenized prompts, how to sample each, its kv_transfer_params (P/D), and the
+/// LoRA adapter its model names (null: the base).
+/// </summary>
 internal sealed record GenerationRequest(
     string RequestId,
     string Model,
@@ -13,7 +16,8 @@ internal sealed record GenerationRequest(
     bool Stream,
     bool IncludeUsage,
     bool IncludeMetrics,
-    KvTransfer.KvTransferParams? KvTransfer = null)
+    KvTransfer.KvTransferParams? KvTransfer = null,
+    LoraRequest? Lora = null)
 {
     /// <summary>Choices per prompt; choice index = prompt index × n + sample index, as OpenAI numbers them.</summary>
     public int N => Sampling[0].N;

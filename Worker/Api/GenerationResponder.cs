@@ -103,7 +103,7 @@ internal static partial class GenerationResponder
         }
         if (serverTiming || request.IncludeMetrics)
         {
-            var metrics = PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished);
+            var metrics = PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished, request.Lora?.Name);
             if (serverTiming)
             {
                 http.Response.Headers["Server-Timing"] = metrics.ToServerTiming();
@@ -156,7 +156,7 @@ internal static partial class GenerationResponder
         if (request.IncludeUsage || request.IncludeMetrics)
         {
             var usage = request.IncludeUsage ? new Usage(request.Prompts.Sum(p => p.Length), completionTokens) : null;
-            var metrics = request.IncludeMetrics ? PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished) : null;
+            var metrics = request.IncludeMetrics ? PerRequestMetrics.From(generation.Requests[0].Arrival, generation.Finished, request.Lora?.Name) : null;
             await ServerSentEvents.WriteAsync(response, format.FinalChunk(header, usage, metrics), http.RequestAborted);
         }
         await ServerSentEvents.WriteDoneAsync(response, http.RequestAborted);

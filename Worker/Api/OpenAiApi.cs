@@ -28,20 +28,24 @@ public static class OpenAiApi
             return (host.IsSleeping ? Sleeping() : NotLoaded()).ToResult();
         }
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        return Results.Json(new
-        {
-            @object = "list",
-            data = host.ServedModelNames.Select(name => new
-            {
-                id = name,
-                @object = "model",
-                created,
-                owned_by = "vellum",
-                root = engine.Model.Folder.Path,
-                parent = (string?)null,
-                max_model_len = engine.Model.MaxModelLength,
-            }),
-        });
+        // As vLLM's show_available_models: the base's names, then each adapter with its base as parent.
+        var bases = host.ServedModelNames.Select(name => new ModelCard(name, created, engine.Model.Folder.Path, null, engine.Model.MaxModelLength));
+        var adapters = host.Loras.All.Select(a => new ModelCard(a.Lora.Name, created, a.Lora.Path, a.Parent, engine.Model.MaxModelLength));
+        return Results.Json(new { @object = "list", data = bases.Concat(adapters) });
+    }
+
+    private sealed record ModelCard(
+        [property: System.Text.Json.Serialization.JsonPropertyName("id")] string Id,
+        [property: System.Text.Json.Serialization.JsonPropertyName("created")] long Created,
+        [property: System.Text.Json.Serialization.JsonPropertyName("root")] string Root,
+        [property: System.Text.Json.Serialization.JsonPropertyName("parent")] string? Parent,
+        [property: System.Text.Json.Serialization.JsonPropertyName("max_model_len")] int MaxModelLen)
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("object")]
+        public string Object => "model";
+
+        [System.Text.Json.Serialization.JsonPropertyName("owned_by")]
+        public string OwnedBy => "vellum";
     }
 
     private delegate GenerationRequest RequestReader(JsonFields fields, RequestContext context);
@@ -62,13 +66,13 @@ public static class OpenAiApi
             }
             var fields = await JsonFields.ReadBodyAsync(http.Request, http.RequestAborted);
             var model = fields.String("model") ?? host.ServedModelNames[0];
-            if (!host.ServedModelNames.Contains(model))
-            {
-                throw new ApiException(404, $"The model '{model}' does not exist.", "model", "model_not_found");
-            }
+            var lora = host.ServedModelNames.Contains(model) ? null
+                : host.Loras.Find(model)?.Lora ?? throw new ApiException(404, $"The model '{model}' does not exist.", "model", "model_not_found");
             var settings = options.Value;
             var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, instance.Model, settings.EnablePerRequestMetrics, RequestLimits.From(settings)));
-            request = request with { KvTransfer = KvTransferParamsReader.Read(fields, request.Prompts.Count) };
+            request = request with { KvTransfer = KvTransferParamsReader.Read(fields, request.Prompts.Count), Lora = lora };
+            // Traces name what was asked for and, under an adapter, which one (metrics keep vLLM's labels: the base's name).
+            System.Diagnostics.Activity.Current?.SetTag("gen_ai.request.model", model).SetTag("vellum.lora_adapter", lora?.Name);
             await GenerationResponder.RespondAsync(http, instance, request, format,
                 settings.RequestTimeout is { } seconds ? TimeSpan.FromSeconds(seconds) : null, settings.EnablePerRequestMetrics, logger);
         }

@@ -10,9 +10,10 @@ namespace Worker.Api;
 /// tokens per second = output tokens ÷ (last token − arrival).
 /// </summary>
 internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstTokenMs, double GenerationMs, double MeanItlMs, double TokensPerSecond,
-    object? SpeculativeDecoding, KvTransferSummary? KvTransfer = null)
+    object? SpeculativeDecoding, KvTransferSummary? KvTransfer = null, string? LoraAdapter = null)
 {
-    public static PerRequestMetrics From(RequestArrival arrival, IReadOnlyList<FinishedSequence> sequences)
+    /// <param name="loraAdapter">The LoRA adapter the request ran under; null for the base model.</param>
+    public static PerRequestMetrics From(RequestArrival arrival, IReadOnlyList<FinishedSequence> sequences, string? loraAdapter = null)
     {
         var firstToken = sequences.Select(s => s.FirstToken).Where(t => t != 0).DefaultIfEmpty(0).Min();
         var lastToken = sequences.Select(s => s.LastToken).DefaultIfEmpty(0).Max();
@@ -27,7 +28,8 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
             MeanItlMs: decodeIntervals == 0 ? 0 : decodeSeconds / decodeIntervals * 1000,
             TokensPerSecond: endToEnd == 0 ? 0 : outputTokens / endToEnd,
             SpeculativeDecoding: Speculation(sequences),
-            KvTransfer: KvTransferSummary.Of(sequences));
+            KvTransfer: KvTransferSummary.Of(sequences),
+            LoraAdapter: loraAdapter);
     }
 
     /// <summary>vLLM's per-request spec-decode statistics (PR #48915's shape), over the response's sequences.</summary>
@@ -63,6 +65,10 @@ internal sealed record PerRequestMetrics(double QueueMs, double TimeToFirstToken
             ["mean_itl_ms"] = Math.Round(MeanItlMs, 3),
             ["tokens_per_second"] = Math.Round(TokensPerSecond, 3),
         };
+        if (LoraAdapter is not null)
+        {
+            body["lora_adapter"] = LoraAdapter;
+        }
         if (SpeculativeDecoding is not null)
         {
             body["speculative_decoding"] = SpeculativeDecoding;

@@ -5,6 +5,7 @@ namespace Worker.Engine;
 /// <param name="CheckLogitsForNaN">VLLM_COMPUTE_NANS_IN_LOGITS: note sequences whose logits contain NaN.</param>
 /// <param name="MaxNumQueuedRequests">Queued sequences (prompt × n) past which a request is refused; null: no limit.</param>
 /// <param name="MaxNumQueuedTokens">Queued prompt tokens (× n) past which a request is refused; null: no limit.</param>
+/// <param name="MaxLoras">--max-loras with --enable-lora: adapters resident at once; null when LoRA is off.</param>
 /// <param name="KvConnector">--kv-transfer-config: the connector that holds prefills for, or reads prompts' KV from, other workers.</param>
 public sealed record EngineOptions(
     SchedulerLimits Limits,
@@ -14,7 +15,8 @@ public sealed record EngineOptions(
     double KvBlockSampleRate = 0,
     bool CheckLogitsForNaN = false,
     SpeculativeDecoding? Speculation = null,
-    KvTransfer.KvConnector? KvConnector = null)
+    KvTransfer.KvConnector? KvConnector = null,
+    int? MaxLoras = null)
 {
     /// <summary>
     /// The queue's default depth: every queued sequence will need at least one block, so more than the cache has

@@ -34,6 +34,12 @@ public sealed class EngineRequest
     /// <summary>The request's kv_transfer_params (P/D): prefill it for a decode worker, or read its prompt's KV from a prefill worker.</summary>
     public KvTransfer.KvTransferParams? KvTransfer { get; init; }
 
+    /// <summary>The LoRA adapter the request runs under (its <c>model</c> named one); null for the base model.</summary>
+    public LoraRequest? Lora { get; init; }
+
+    /// <summary>The adapter's id, 0 for the base: what caches key by, so that no adapter reuses another's KV.</summary>
+    internal int LoraId => Lora?.Id ?? 0;
+
     /// <summary>Read these only after the sequence's finish has arrived on the output channel.</summary>
     public IReadOnlyList<Sequence> Sequences { get; }
 

@@ -5,6 +5,7 @@ namespace Worker.Engine;
 /// <param name="Deferred">Sequences waiting while their prompt's KV is read from a prefill worker.</param>
 /// <param name="HeldForTransfer">Finished prefills whose KV is held for a decode worker to read.</param>
 /// <param name="Rejected">Requests refused at admission, by reason: counted on request threads, read live (not a copy per turn).</param>
+/// <param name="Lora">LoRA adapters running, waiting and resident; null when LoRA is off.</param>
 /// <param name="Paused">Generation is paused (POST /pause): the engine runs no step; new requests queue as waiting.</param>
 public sealed record EngineSnapshot(
     int Running,
@@ -24,7 +25,8 @@ public sealed record EngineSnapshot(
     IReadOnlyDictionary<string, long> Rejected,
     int Deferred = 0,
     int HeldForTransfer = 0,
-    bool Paused = false)
+    bool Paused = false,
+    LoraAdapterStates? Lora = null)
 {
     public double KvCacheUsage => TotalBlocks == 0 ? 0 : (double)UsedBlocks / TotalBlocks;
 }

@@ -8,6 +8,7 @@ namespace Worker.Engine;
 /// </summary>
 /// <param name="IterationTokens">Tokens the step computed, vLLM's iteration tokens: prompt tokens not served from cache plus the tokens it sampled.</param>
 /// <param name="PromptTokensComputed">Prompt tokens of sequences whose first token counted in this turn, less cached ones.</param>
+/// <param name="Lora">The LoRA adapters running, waiting and resident after the step (vLLM's scheduler stats); null when LoRA is off.</param>
 /// <param name="Generated">Output tokens that counted in this turn, per sequence (tokens waiting for a stop-string check count once checked).</param>
 public sealed record StepStats(
     long Timestamp,
@@ -26,7 +27,8 @@ public sealed record StepStats(
     IReadOnlyList<SpeculativeRoundStats> SpeculativeRounds,
     long ExternalPrefixQueries = 0,
     long ExternalPrefixHits = 0,
-    KvConnectorStats? KvConnector = null)
+    KvConnectorStats? KvConnector = null,
+    LoraAdapterStates? Lora = null)
 {
     /// <summary>Output tokens that counted in this turn, all sequences together.</summary>
     public int GeneratedTokens => Generated.Sum(g => g.Count);

@@ -61,7 +61,7 @@ internal sealed class KvCacheManager
     /// </summary>
     public (int Hit, PrefixEntry? Entry) LocalHit(Sequence sequence)
     {
-        var match = _config.PrefixCaching ? Prefixes.FindLongestMatch(sequence.Tokens) : null;
+        var match = _config.PrefixCaching ? Prefixes.FindLongestMatch(sequence.Tokens, sequence.Request.LoraId) : null;
         return match is { } m
             ? (Math.Min(m.Common, sequence.Tokens.Count - 1) / _config.BlockSize * _config.BlockSize, m.Entry)
             : (0, null);
@@ -116,7 +116,7 @@ internal sealed class KvCacheManager
         var kept = Math.Min(sequence.ComputedTokens, sequence.Tokens.Count) / _config.BlockSize * _config.BlockSize;
         if (_config.PrefixCaching && keepCache && kept > 0)
         {
-            Prefixes.Add(sequence.Slot, sequence.TokensFrom(0, kept));
+            Prefixes.Add(sequence.Slot, sequence.TokensFrom(0, kept), sequence.Request.LoraId);
         }
         _operations.Add(new KvCacheOperation.Free(sequence.Slot));
         _freeSlots.Add(sequence.Slot);

@@ -25,6 +25,7 @@ public sealed partial class LlmEngine : IDisposable
     private readonly KvBlockSampler? _blockSampler;
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
+    private readonly ConcurrentQueue<int> _unloadedAdapters = new();
     private readonly ConcurrentQueue<(Sequence Sequence, int KeptTokens, string? StopString)> _checks = new();
     private readonly HashSet<EngineRequest> _active = [];
     private readonly HashSet<EngineRequest> _queued = [];
@@ -54,10 +55,11 @@ public sealed partial class LlmEngine : IDisposable
         _stepRunner = new StepRunner(runner, options.Speculation?.Proposer.DraftCache);
         _options = options;
         _blockSampler = options.KvBlockSampleRate > 0 ? new KvBlockSampler(options.KvBlockSampleRate, new Random()) : null;
-        _scheduler = new Scheduler(options.Limits, options.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector);
+        _scheduler = new Scheduler(options.Limits, options.Cache, model.MaxModelLength, _blockSampler, options.Speculation, options.KvConnector,
+            options.MaxLoras is { } maxLoras ? new LoraResidency(maxLoras) : null);
         options.KvConnector?.OnProgress(() => _wake.Release());
         _logger = logger;
-        _publisher = new TurnPublisher(statsSinks ?? [], TakeSnapshot());
+        _publisher = new TurnPublisher(statsSinks ?? [], TakeSnapshot(_scheduler.LoraStates()));
         _thread = new Thread(Run) { Name = "engine-loop", IsBackground = true };
         _thread.Start();
     }
@@ -126,6 +128,16 @@ public sealed partial class LlmEngine : IDisposable
         _wake.Release();
     }
 
+    /// <summary>
+    /// An adapter is no longer served (vLLM's remove_lora): its slot and weights go now, or, while requests still run
+    /// under it, once it is idle, by least recent use.
+    /// </summary>
+    public void RemoveLora(int loraId)
+    {
+        _unloadedAdapters.Enqueue(loraId);
+        _wake.Release();
+    }
+
     private EngineOverloadedException Reject(string reason, string message)
     {
         _rejections.Count(reason);
@@ -167,8 +179,9 @@ public sealed partial class LlmEngine : IDisposable
     {
         // What finished this turn gives its slots' memory back now, not at the next step.
         _stepRunner.Apply(_scheduler.Cache.TakeOperations());
-        var stats = TakeStats();
-        _publisher.Publish(stats, TakeSnapshot(), _outbox, _pauseToAnnounce);
+        var lora = _scheduler.LoraStates();
+        var stats = TakeStats(lora);
+        _publisher.Publish(stats, TakeSnapshot(lora), _outbox, _pauseToAnnounce);
         _outbox = [];
         _pauseToAnnounce = null;
     }
@@ -196,6 +209,15 @@ public sealed partial class LlmEngine : IDisposable
         while (_checks.TryDequeue(out var check))
         {
             TakeCheck(check.Sequence, check.KeptTokens, check.StopString);
+        }
+        while (_unloadedAdapters.TryDequeue(out var loraId))
+        {
+            var running = _scheduler.RunningLoraIds();
+            _scheduler.Loras?.Evict(loraId, running);
+            if (!running.Contains(loraId))
+            {
+                _runner.ForgetAdapter(loraId);
+            }
         }
         _scheduler.TakeTransfers(now);
         TakePause();
@@ -293,7 +315,7 @@ public sealed partial class LlmEngine : IDisposable
         {
             var (sequence, tokens, _, samples) = plan.Rows[i];
             rows[i] = new StepRow(sequence.Request.Id, sequence.Slot, tokens, guesses[i],
-                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random) : null);
+                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random) : null, sequence.Request.Lora);
         }
         return new StepInput(plan.CacheOperations, rows, _options.CheckLogitsForNaN);
     }
@@ -468,7 +490,7 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>What this loop turn did, for the sinks: the step's own stats and the scheduler's; null when there is nothing to record.</summary>
-    private StepStats? TakeStats()
+    private StepStats? TakeStats(LoraAdapterStates? lora)
     {
         var scheduled = _scheduler.TakeStepCounts();
         foreach (var (requestId, why) in scheduled.Connector.Failures)
@@ -481,10 +503,10 @@ public sealed partial class LlmEngine : IDisposable
             return null;
         }
         // Built (and so cleared) even with no sinks (--disable-log-stats): the builder must not grow turn after turn.
-        return _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents);
+        return _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents) with { Lora = lora };
     }
 
-    private EngineSnapshot TakeSnapshot()
+    private EngineSnapshot TakeSnapshot(LoraAdapterStates? lora)
     {
         var cache = _scheduler.Cache;
         var blocks = cache.Blocks;
@@ -493,7 +515,7 @@ public sealed partial class LlmEngine : IDisposable
             cache.SlotsInUse, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, cache.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
-            _finishedCopy ??= new Dictionary<string, long>(_finished), _rejections.Counts, _scheduler.DeferredCount, cache.HeldCount, _paused);
+            _finishedCopy ??= new Dictionary<string, long>(_finished), _rejections.Counts, _scheduler.DeferredCount, cache.HeldCount, _paused, lora);
     }
 
     private void Shutdown()

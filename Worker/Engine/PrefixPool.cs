@@ -7,7 +7,9 @@ namespace Worker.Engine;
 /// recently used first out; part of the <see cref="KvCacheManager"/>, it queues its copies and frees as its operations.
 /// A new sequence finds the entry sharing its longest prefix and copies that prefix into its own slot: the entry
 /// stays, so several requests at once can reuse one cached prefix. Entries hold whole blocks only (vLLM caches and
-/// counts hits per full block), and a prefix already kept, or kept longer, is not kept twice.
+/// counts hits per full block), and a prefix already kept, or kept longer, is not kept twice. Entries are per LoRA
+/// adapter (0: the base): keys and values computed under one adapter are never another's (vLLM hashes the adapter
+/// into its block hashes).
 /// </summary>
 internal sealed class PrefixPool(KvBlockPool blocks, List<KvCacheOperation> operations, int firstSlot, int slots)
 {
@@ -19,12 +21,17 @@ internal sealed class PrefixPool(KvBlockPool blocks, List<KvCacheOperation> oper
     /// <summary>Prefix slots taken, from the free list: an entry that lost its slot, or a slot never returned, shows here.</summary>
     public int SlotsInUse => slots - _freeSlots.Count;
 
-    /// <summary>Keeps the first <paramref name="tokens"/>.Length tokens of <paramref name="fromSlot"/>, if there is room for them.</summary>
-    public void Add(int fromSlot, int[] tokens)
+    /// <summary>Keeps the first <paramref name="tokens"/>.Length tokens of <paramref name="fromSlot"/>, computed under adapter <paramref name="loraId"/>, if there is room for them.</summary>
+    public void Add(int fromSlot, int[] tokens, int loraId)
     {
         for (var node = _lru.First; node is not null;)
         {
             var next = node.Next;
+            if (node.Value.LoraId != loraId)
+            {
+                node = next;
+                continue;
+            }
             var common = CommonPrefix(node.Value.Tokens, tokens);
             if (common == tokens.Length)
             {
@@ -47,16 +54,20 @@ internal sealed class PrefixPool(KvBlockPool blocks, List<KvCacheOperation> oper
         }
         var slot = _freeSlots.Pop();
         operations.Add(new KvCacheOperation.CopyPrefix(fromSlot, slot, tokens.Length));
-        _lru.AddLast(new PrefixEntry(slot, tokens, allocation));
+        _lru.AddLast(new PrefixEntry(slot, tokens, allocation, loraId));
     }
 
-    /// <summary>The entry sharing the longest prefix with <paramref name="tokens"/> and that prefix's length; null when none shares a token.</summary>
-    public (PrefixEntry Entry, int Common)? FindLongestMatch(IReadOnlyList<int> tokens)
+    /// <summary>The entry of adapter <paramref name="loraId"/> sharing the longest prefix with <paramref name="tokens"/> and that prefix's length; null when none shares a token.</summary>
+    public (PrefixEntry Entry, int Common)? FindLongestMatch(IReadOnlyList<int> tokens, int loraId)
     {
         LinkedListNode<PrefixEntry>? best = null;
         var bestCommon = 0;
         for (var node = _lru.Last; node is not null; node = node.Previous)
         {
+            if (node.Value.LoraId != loraId)
+            {
+                continue;
+            }
             var common = CommonPrefix(node.Value.Tokens, tokens);
             if (common > bestCommon)
             {
@@ -127,4 +138,4 @@ internal sealed class PrefixPool(KvBlockPool blocks, List<KvCacheOperation> oper
     }
 }
 
-internal sealed record PrefixEntry(int Slot, int[] Tokens, KvAllocation Allocation);
+internal sealed record PrefixEntry(int Slot, int[] Tokens, KvAllocation Allocation, int LoraId);

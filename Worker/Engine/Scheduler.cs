@@ -15,7 +15,8 @@ namespace Worker.Engine;
 /// and blocks, then waits deferred (vLLM's WAITING_FOR_REMOTE_KVS) while its prompt's KV is read into the slot, and
 /// runs once it has arrived, computing only its last prompt token; a failed read falls back to computing the prompt.
 /// A prefill marked do_remote_decode that ends length-capped keeps its slot and blocks, held for the decode side,
-/// until it is read and notified or the hold expires.
+/// until it is read and notified or the hold expires. With LoRA, a waiting request whose adapter cannot be made resident
+/// (<see cref="LoraResidency"/>) is passed over, as vLLM's scheduler skips it, and those behind it are admitted.
 /// </summary>
 internal sealed class Scheduler
 {
@@ -31,8 +32,9 @@ internal sealed class Scheduler
     private SchedulerStepCounts _stepCounts = new();
 
     public Scheduler(SchedulerLimits limits, KvCacheConfig cacheConfig, int maxModelLength, KvBlockSampler? sampler = null,
-        SpeculativeDecoding? speculation = null, KvConnector? connector = null)
+        SpeculativeDecoding? speculation = null, KvConnector? connector = null, LoraResidency? loras = null)
     {
+        Loras = loras;
         _connector = connector;
         _limits = limits;
         _cacheConfig = cacheConfig;
@@ -42,6 +44,25 @@ internal sealed class Scheduler
     }
 
     public KvCacheManager Cache { get; }
+
+    /// <summary>The resident LoRA adapters; null when LoRA is off.</summary>
+    public LoraResidency? Loras { get; }
+
+    /// <summary>vLLM's running_lora_adapters and waiting_lora_adapters (names of adapters with requests running, waiting) and the resident ones.</summary>
+    public LoraAdapterStates? LoraStates()
+    {
+        if (Loras is null)
+        {
+            return null;
+        }
+        static string[] Names(IEnumerable<Sequence> sequences) =>
+            sequences.Select(s => s.Request.Lora?.Name).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        return new LoraAdapterStates(Loras.MaxLoras, Names(_running.Concat(_receiving)), Names(_waiting),
+            Loras.Resident.Select(l => l.Name).Order(StringComparer.Ordinal).ToArray(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
+    }
+
+    /// <summary>Ids of the adapters that running sequences (and those whose KV is arriving) use.</summary>
+    public HashSet<int> RunningLoraIds() => _running.Concat(_receiving).Select(s => s.Request.LoraId).Where(id => id != 0).ToHashSet();
 
     /// <summary>Waiting for capacity plus deferred: vLLM's num_requests_waiting.</summary>
     public int WaitingCount => _waiting.Count + _receiving.Count;
@@ -118,28 +139,40 @@ internal sealed class Scheduler
         }
 
         // As in vLLM, a step that had to preempt admits nobody: memory is short.
-        while (!preempted && budget > 0 && Cache.HasFreeSlot && _waiting.First is { } head)
+        for (var node = _waiting.First; !preempted && budget > 0 && Cache.HasFreeSlot && node is not null;)
         {
-            if (PullsPrompt(head.Value))
+            var next = node.Next;
+            if (!AdapterResident(node.Value))
+            {
+                node = next; // its adapter waits for a slot; the requests behind it need not
+                continue;
+            }
+            if (PullsPrompt(node.Value))
             {
                 // Reading costs no compute: the budget stays for the sequences behind it.
-                if (!TryPlacePull(plan, head.Value))
+                if (!TryPlacePull(plan, node.Value))
                 {
                     break;
                 }
-                _waiting.RemoveFirst();
+                _waiting.Remove(node);
+                node = next;
                 continue;
             }
-            if (!TryAdmit(plan, head.Value, budget, now))
+            if (!TryAdmit(plan, node.Value, budget, now))
             {
                 break;
             }
-            _waiting.RemoveFirst();
+            _waiting.Remove(node);
+            node = next;
             budget -= plan.Rows[^1].Tokens.Length;
         }
         plan.CacheOperations = Cache.TakeOperations();
         return plan;
     }
+
+    /// <summary>The sequence runs on the base, or its adapter is (or is now made) resident.</summary>
+    private bool AdapterResident(Sequence sequence) =>
+        sequence.Request.Lora is not { } lora || Loras!.TryMakeResident(lora, RunningLoraIds());
 
     /// <summary>Starts the plan's KV reads, once its cache operations are applied: their slots are placed and reserved.</summary>
     public void StartPulls(StepPlan plan)
@@ -395,6 +428,9 @@ internal sealed class Scheduler
         _waiting.AddFirst(sequence);
     }
 }
+
+/// <summary>The LoRA adapters as the scheduler sees them after a turn, with the wall-clock time (Unix seconds) they were taken.</summary>
+public sealed record LoraAdapterStates(int MaxLoras, IReadOnlyList<string> Running, IReadOnlyList<string> Waiting, IReadOnlyList<string> Resident, double UnixTime);
 
 /// <summary>The scheduler's knobs: --max-num-seqs, --max-num-batched-tokens, --enable-chunked-prefill, --long-prefill-token-threshold.</summary>
 public sealed record SchedulerLimits(int MaxNumSeqs, int MaxNumBatchedTokens, bool ChunkedPrefill = true, int LongPrefillTokenThreshold = 0);

@@ -25,7 +25,8 @@ internal static class EngineFactory
             settings.GpuMemoryUtilization, draft?.Folder);
         // Slots hold whole blocks: a transfer moves blocks, and the last block of a prompt near max_model_len must fit too.
         var slotLength = (model.MaxModelLength + settings.BlockSize - 1) / settings.BlockSize * settings.BlockSize;
-        var runner = new OnnxBatchRunner(model.Decoder, cache.RunningSlots + cache.PrefixSlots, slotLength);
+        var runner = new OnnxBatchRunner(model.Decoder, cache.RunningSlots + cache.PrefixSlots, slotLength,
+            settings.EnableLora ? new LoraWeights(settings.MaxCpuLoras ?? settings.MaxLoras) : null);
         var connector = kvTransfer is null ? null : new KvConnector(kvTransfer, KvLayout.Of(model.Folder, runner.Cache, settings.BlockSize), runner.Cache, logger);
         var options = new EngineOptions(SchedulerLimitsFor(settings, model.MaxModelLength), cache,
             settings.MaxNumQueuedRequests ?? EngineOptions.DefaultMaxQueuedSequences(cache, settings.MaxNumSeqs),
@@ -33,7 +34,8 @@ internal static class EngineFactory
             KvBlockSampleRate: policy.IsRegistered(MetricCatalog.KvBlockLifetime) ? policy.KvCacheMetricsSample : 0,
             CheckLogitsForNaN: policy.IsRegistered(MetricCatalog.CorruptedRequests),
             Speculation: StartSpeculation(speculativeConfig, draft, cache.RunningSlots, model.MaxModelLength, settings.Device),
-            KvConnector: connector);
+            KvConnector: connector,
+            MaxLoras: settings.EnableLora ? settings.MaxLoras : null);
         return new LlmEngine(model, runner, options, logger, statsSinks, rejections);
     }
 

@@ -45,6 +45,9 @@ public sealed partial class EngineHost(
     /// <summary>The names clients may use in "model"; the first one labels metrics.</summary>
     public IReadOnlyList<string> ServedModelNames { get; } = ResolveServedNames(options.Value);
 
+    /// <summary>The LoRA adapters served (none without --enable-lora).</summary>
+    public LoraModules Loras { get; } = new();
+
     public SleepState SleepState { get; private set; } = SleepState.Awake;
 
     public bool IsSleeping => SleepState != SleepState.Awake;
@@ -61,7 +64,7 @@ public sealed partial class EngineHost(
         try
         {
             _modelPath = string.IsNullOrWhiteSpace(settings.Model)
-                ? await Task.Run(() => DefaultModel.EnsureBuilt(settings.DownloadDir ?? DefaultModel.DefaultCacheDirectory()), stoppingToken)
+                ? await Task.Run(() => DefaultModel.EnsureBuilt(settings.DownloadDir ?? DefaultModel.DefaultCacheDirectory(), settings.EnableLora), stoppingToken)
                 : settings.Model;
             await Task.Run(() => Start(modelData: null), stoppingToken);
         }
@@ -141,6 +144,14 @@ public sealed partial class EngineHost(
         {
             policy.Enable(MetricCondition.KvConnector);
         }
+        if (settings.EnableLora)
+        {
+            policy.Enable(MetricCondition.Lora);
+            if (modelData is null)
+            {
+                ServeStaticAdapters(settings, model);
+            }
+        }
         if (_statsSinks.Count == 0 && !policy.DisableLogStats)
         {
             _statsSinks = CreateStatsSinks(policy, model, speculativeConfig?.NumSpeculativeTokens);
@@ -155,6 +166,30 @@ public sealed partial class EngineHost(
         _instance = new EngineInstance(engine, model, draft, () => ReleaseModels(model, draft));
         Log.ModelLoaded(_logger, _modelPath!, ServedModelNames[0], model.MaxModelLength, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Log.KvCacheSized(_logger, CacheConfig.TotalBlocks, CacheConfig.BlockSize, CacheConfig.TotalBlocks * (long)CacheConfig.BlockSize, CacheConfig.BytesPerBlock);
+    }
+
+    /// <summary>
+    /// --lora-modules (with the embedded model and none given, its own adapters), checked against the model as it
+    /// loads: a bad adapter stops the worker at start-up, naming what is wrong. A wake-up keeps them.
+    /// </summary>
+    private void ServeStaticAdapters(ServeOptions settings, LoadedModel model)
+    {
+        if (model.Decoder.LoraInputs.Count == 0)
+        {
+            throw new InvalidOperationException($"--enable-lora: the model '{_modelPath}' takes no LoRA weights; serve a LoRA-ready export " +
+                "(build-model --lora NAME, or ONNX Runtime GenAI's builder with an adapter).");
+        }
+        var modules = settings.LoraModules.Count > 0 || !string.IsNullOrWhiteSpace(settings.Model)
+            ? settings.LoraModules.Select(LoraModulePath.Parse)
+            : DefaultModel.LoraAdapters.Select(name => new LoraModulePath(name, Path.Combine(_modelPath!, ModelFolderBuilder.LoraFolderName, name)));
+        foreach (var module in modules)
+        {
+            if (Loras.Find(module.Name) is null)
+            {
+                var adapter = Loras.Add(module, model, ServedModelNames, settings.MaxLoraRank);
+                Log.AdapterServed(_logger, adapter.Lora.Name, adapter.Lora.Path, adapter.Rank);
+            }
+        }
     }
 
     /// <summary>Nobody holds the models any more: dispose them and hand the memory back.</summary>
@@ -247,6 +282,9 @@ public sealed partial class EngineHost(
 
         [LoggerMessage(6, LogLevel.Information, "KV transfer ({Role}): held prefills are read at {Host}:{Port} (engine {EngineId}).")]
         public static partial void ServingKv(ILogger logger, string role, string host, int port, string engineId);
+
+        [LoggerMessage(7, LogLevel.Information, "Serving LoRA adapter '{Name}' from {Path} (rank {Rank}).")]
+        public static partial void AdapterServed(ILogger logger, string name, string path, int rank);
 
         [LoggerMessage(5, LogLevel.Information, "The engine woke up in {ElapsedMs:F0} ms.")]
         public static partial void WokeUp(ILogger logger, double elapsedMs);

@@ -29,6 +29,11 @@ public static class EngineServiceExtensions
             .Validate(o => o.MaxStopSequenceLength >= 1, "--max-stop-sequence-length must be at least 1.")
             .Validate(o => o.MaxStopTokenIds >= 0, "--max-stop-token-ids must not be negative.")
             .Validate(o => o.IntraOpThreads is null or > 0, "--intra-op-threads must be positive.")
+            .Validate(o => o.MaxLoras >= 1, "--max-loras must be at least 1.")
+            .Validate(o => LoraModules.PossibleMaxRanks.Contains(o.MaxLoraRank),
+                $"--max-lora-rank must be one of {string.Join(", ", LoraModules.PossibleMaxRanks)} (vLLM's choices).")
+            .Validate(o => o.MaxCpuLoras is null || o.MaxCpuLoras >= o.MaxLoras, "--max-cpu-loras must be at least --max-loras.")
+            .Validate(o => o.EnableLora || o.LoraModules.Count == 0, "--lora-modules needs --enable-lora.")
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServeOptions>, JsonSettingsValidation>();
         builder.Services.AddSingleton<EngineHost>();
@@ -40,7 +45,7 @@ public static class EngineServiceExtensions
 }
 
 /// <summary>
-/// The JSON settings (--speculative-config, --kv-transfer-config) are read when the options are, so a malformed one
+/// The JSON settings (--speculative-config, --kv-transfer-config, --lora-modules) are read when the options are, so a malformed one
 /// stops the worker before anything loads, with what is wrong in it.
 /// </summary>
 internal sealed class JsonSettingsValidation : IValidateOptions<ServeOptions>
@@ -54,6 +59,17 @@ internal sealed class JsonSettingsValidation : IValidateOptions<ServeOptions>
     public ValidateOptionsResult Validate(string? name, ServeOptions options)
     {
         var failures = new List<string>();
+        foreach (var entry in options.LoraModules)
+        {
+            try
+            {
+                LoraModulePath.Parse(entry);
+            }
+            catch (InvalidOperationException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
         foreach (var (setting, parse) in Settings)
         {
             if (setting(options) is { } json && !string.IsNullOrWhiteSpace(json))

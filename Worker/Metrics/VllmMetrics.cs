@@ -31,6 +31,7 @@ public sealed class VllmMetrics : IEngineStatsSink
     private readonly Counter<long> _specDrafts, _specDraftTokens, _specAccepted, _specAcceptedPerPosition;
     private readonly Histogram<double> _specDraftTime, _specVerifyTime, _specRoundK;
     private readonly KeyValuePair<string, object?>[][] _positions; // the position series' labels, built once
+    private readonly Gauge<double>? _loraRequestsInfo, _loraResidentInfo;
 
     /// <param name="cost">The MFU cost model; null when --enable-mfu-metrics is off (the counters stay at zero).</param>
     /// <param name="speculativeTokens">num_speculative_tokens when speculative decoding is on: positions 0..K-1 exist from start-up.</param>
@@ -125,9 +126,28 @@ public sealed class VllmMetrics : IEngineStatsSink
         _nixlFailedNotifications = Counter(meter, C.NixlNumFailedNotifications);
         _nixlExpired = Counter(meter, C.NixlNumKvExpiredReqs);
         var projectMeter = meterFactory.Create(C.VellumMeter);
+        if (policy.IsRegistered(C.LoraRequestsInfo))
+        {
+            // Synchronous gauges: each label set keeps the time it was last set, as prometheus_client's children do.
+            _loraRequestsInfo = meter.CreateGauge<double>(C.LoraRequestsInfo.Name, description: C.LoraRequestsInfo.Description);
+            _loraResidentInfo = projectMeter.CreateGauge<double>(C.LoraResidentInfo.Name, description: C.LoraResidentInfo.Description);
+        }
         _specDraftTime = Histogram(projectMeter, C.SpecDecodeDraftTime);
         _specVerifyTime = Histogram(projectMeter, C.SpecDecodeVerifyTime);
         _specRoundK = Histogram(projectMeter, C.SpecDecodeRoundK);
+    }
+
+    /// <summary>vLLM's lora_info_labels, set to the time of the update; and the resident adapters, which it lacks.</summary>
+    private void RecordLora(LoraAdapterStates lora)
+    {
+        var maxLora = lora.MaxLoras.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _loraRequestsInfo?.Record(lora.UnixTime, new TagList
+        {
+            { "max_lora", maxLora },
+            { "waiting_lora_adapters", string.Join(',', lora.Waiting) },
+            { "running_lora_adapters", string.Join(',', lora.Running) },
+        });
+        _loraResidentInfo?.Record(lora.UnixTime, new TagList { { "max_lora", maxLora }, { "resident_lora_adapters", string.Join(',', lora.Resident) } });
     }
 
     /// <summary>
@@ -136,6 +156,10 @@ public sealed class VllmMetrics : IEngineStatsSink
     /// </summary>
     public void Record(StepStats stats)
     {
+        if (stats.Lora is { } lora)
+        {
+            RecordLora(lora);
+        }
         _prefixQueries.Add(stats.PrefixQueries, _labels);
         _prefixHits.Add(stats.PrefixHits, _labels);
         _gpuPrefixQueries.Add(stats.PrefixQueries, _labels);

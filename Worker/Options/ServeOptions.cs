@@ -100,6 +100,24 @@ public sealed class ServeOptions
     /// </summary>
     public string? KvTransferConfig { get; set; }
 
+    /// <summary>--enable-lora: serve LoRA adapters (from --lora-modules, or loaded at runtime) on a LoRA-ready model.</summary>
+    public bool EnableLora { get; set; }
+
+    /// <summary>
+    /// --lora-modules: adapters served from start-up, each "name=path" or vLLM's JSON form
+    /// {"name":…,"path":…,"base_model_name":…}. With the embedded default model and none given, its own adapters.
+    /// </summary>
+    public List<string> LoraModules { get; set; } = [];
+
+    /// <summary>--max-loras: adapters resident at once (a step runs only resident ones); others wait for a slot.</summary>
+    public int MaxLoras { get; set; } = 1;
+
+    /// <summary>--max-lora-rank: the highest rank an adapter may have.</summary>
+    public int MaxLoraRank { get; set; } = 16;
+
+    /// <summary>--max-cpu-loras: adapters kept loaded in memory, at least --max-loras. Default: --max-loras.</summary>
+    public int? MaxCpuLoras { get; set; }
+
     /// <summary>--download-dir: where built models are cached. Default: $XDG_CACHE_HOME/vellum or ~/.cache/vellum.</summary>
     public string? DownloadDir { get; set; }
 }

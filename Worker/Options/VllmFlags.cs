@@ -31,6 +31,9 @@ public static class VllmFlags
         ["--intra-op-threads"] = "Worker:IntraOpThreads",
         ["--speculative-config"] = "Worker:SpeculativeConfig",
         ["--kv-transfer-config"] = "Worker:KvTransferConfig",
+        ["--max-loras"] = "Worker:MaxLoras",
+        ["--max-lora-rank"] = "Worker:MaxLoraRank",
+        ["--max-cpu-loras"] = "Worker:MaxCpuLoras",
         ["--kv-cache-metrics-sample"] = "Metrics:KvCacheMetricsSample",
         ["--show-hidden-metrics-for-version"] = "Metrics:ShowHiddenMetricsForVersion",
     };
@@ -39,6 +42,7 @@ public static class VllmFlags
     private static readonly Dictionary<string, string> ListFlags = new(StringComparer.Ordinal)
     {
         ["--served-model-name"] = "Worker:ServedModelName",
+        ["--lora-modules"] = "Worker:LoraModules",
     };
 
     /// <summary>Flags that are true when present; <c>--no-flag</c> or <c>--flag=false</c> turn them off.</summary>
@@ -47,6 +51,7 @@ public static class VllmFlags
         ["--enable-prefix-caching"] = "Worker:EnablePrefixCaching",
         ["--enable-chunked-prefill"] = "Worker:EnableChunkedPrefill",
         ["--enable-per-request-metrics"] = "Worker:EnablePerRequestMetrics",
+        ["--enable-lora"] = "Worker:EnableLora",
         ["--disable-log-stats"] = "Metrics:DisableLogStats",
         ["--kv-cache-metrics"] = "Metrics:KvCacheMetrics",
         ["--enable-mfu-metrics"] = "Metrics:EnableMfuMetrics",

@@ -16,7 +16,13 @@ internal interface IModelRunner : IDisposable
     /// × vocabulary values each. Every row's slot holds its tokens afterwards.
     /// </summary>
     float[] Execute(IReadOnlyList<RunnerRow> rows);
+
+    /// <summary>Drops an adapter's loaded weights (it was unloaded); a row that asks for it again loads it anew.</summary>
+    void ForgetAdapter(int loraId);
 }
 
-/// <summary>One sequence's part of a forward pass: the tokens its slot lacks, and how many logits rows it wants back.</summary>
-internal readonly record struct RunnerRow(int Slot, int[] Tokens, int LogitsRows);
+/// <summary>
+/// One sequence's part of a forward pass: the tokens its slot lacks, how many logits rows it wants back, and the LoRA
+/// adapter it runs under (null: the base model).
+/// </summary>
+internal readonly record struct RunnerRow(int Slot, int[] Tokens, int LogitsRows, LoraRequest? Lora = null);

@@ -10,9 +10,9 @@ namespace Worker.Runner;
 /// GroupQueryAttention takes several new tokens over a cache only at batch size 1 ("batch_size must be 1 when
 /// sequence_length > 1 and past context is given"). Each row's keys and values are written in place in the KV
 /// arena, which is bound as both past and present, at that row's own length: GroupQueryAttention takes each row's
-/// length from its mask.
+/// length from its mask. With LoRA, each adapter's rows run in passes of their own with that adapter active.
 /// </summary>
-internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLength) : IModelRunner
+internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLength, LoraWeights? loras = null) : IModelRunner
 {
     public int VocabSize => decoder.Folder.VocabSize;
 
@@ -22,6 +22,11 @@ internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLen
     /// </summary>
     public KvArena Cache { get; } = decoder.CreateArena(slots, maxLength + 1);
 
+    /// <summary>
+    /// Runs the rows grouped by adapter, the base a group of its own: each group's single-token rows in one pass with
+    /// that group's weights, then each of its multi-token rows alone. A row's logits depend only on its own slot and
+    /// adapter, so the grouping changes no token.
+    /// </summary>
     public float[] Execute(IReadOnlyList<RunnerRow> rows)
     {
         var offsets = new int[rows.Count];
@@ -32,27 +37,30 @@ internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLen
             total += rows[i].LogitsRows * VocabSize;
         }
         var logits = new float[total];
-        var narrow = Enumerable.Range(0, rows.Count).Where(i => rows[i].Tokens.Length == 1).ToArray();
-        if (narrow.Length > 0)
+        foreach (var group in Enumerable.Range(0, rows.Count).GroupBy(i => rows[i].Lora?.Id ?? 0))
         {
-            RunPass(rows, narrow, logits, offsets);
-        }
-        for (var i = 0; i < rows.Count; i++)
-        {
-            if (rows[i].Tokens.Length > 1)
+            var adapter = rows[group.First()].Lora is { } lora
+                ? (loras ?? throw new InvalidOperationException("A row asks for a LoRA adapter on a runner started without LoRA.")).For(lora)
+                : null;
+            var narrow = group.Where(i => rows[i].Tokens.Length == 1).ToArray();
+            if (narrow.Length > 0)
             {
-                RunPass(rows, [i], logits, offsets);
+                RunPass(rows, narrow, logits, offsets, adapter);
+            }
+            foreach (var i in group.Where(i => rows[i].Tokens.Length > 1))
+            {
+                RunPass(rows, [i], logits, offsets, adapter);
             }
         }
         return logits;
     }
 
     /// <summary>
-    /// One forward pass over the slot range the rows span: all single-token rows, or one row alone. A slot in the range
-    /// without a row (free, prefilling later this step, kept for reuse) is fed a filler token that writes just past its
-    /// length, where nothing valid lies, and which the slot's next real token overwrites.
+    /// One forward pass over the slot range the rows span: all single-token rows of a group, or one row alone. A slot in
+    /// the range without a row (free, another adapter's, prefilling later this step, kept for reuse) is fed a filler
+    /// token that writes just past its length, where nothing valid lies, and which the slot's next real token overwrites.
     /// </summary>
-    private void RunPass(IReadOnlyList<RunnerRow> rows, int[] members, float[] logits, int[] offsets)
+    private void RunPass(IReadOnlyList<RunnerRow> rows, int[] members, float[] logits, int[] offsets, RunOptions? adapter)
     {
         var first = members.Min(i => rows[i].Slot);
         var last = members.Max(i => rows[i].Slot);
@@ -90,39 +98,43 @@ internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLen
             mask.AsSpan(b * maskWidth, length + width).Fill(1);
         }
 
-        using var binding = decoder.Session.CreateIoBinding();
-        var values = new List<OrtValue>();
-        OrtValue Bound(OrtValue value)
-        {
-            values.Add(value);
-            return value;
-        }
+        // Models that return only the last position's logits serve decode but cannot verify guesses.
+        var outputWidth = decoder.LogitsPerPosition ? width : 1;
+        var inputNames = new List<string>(3 + 2 * Cache.Layers);
+        var inputs = new List<OrtValue>(inputNames.Capacity);
+        var outputNames = new List<string>(1 + 2 * Cache.Layers);
+        var outputs = new List<OrtValue>(outputNames.Capacity);
         try
         {
-            binding.BindInput("input_ids", Bound(OrtValue.CreateTensorValueFromMemory(ids, [batch, width])));
-            binding.BindInput("attention_mask", Bound(OrtValue.CreateTensorValueFromMemory(mask, [batch, maskWidth])));
+            inputNames.Add("input_ids");
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(ids, [batch, width]));
+            inputNames.Add("attention_mask");
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(mask, [batch, maskWidth]));
             if (decoder.HasPositionIds)
             {
-                binding.BindInput("position_ids", Bound(OrtValue.CreateTensorValueFromMemory(positions, [batch, width])));
+                inputNames.Add("position_ids");
+                inputs.Add(OrtValue.CreateTensorValueFromMemory(positions, [batch, width]));
             }
             long[] kvShape = [batch, Cache.KvHeads, Cache.Capacity, Cache.HeadSize];
             var kvBytes = batch * Cache.SlotBytes;
             for (var layer = 0; layer < Cache.Layers; layer++)
             {
-                var keys = Bound(OrtValue.CreateTensorValueWithData(Cache.Memory.MemoryInfo, decoder.KvType, kvShape, Cache.KeyRows(layer, first), kvBytes));
-                var vals = Bound(OrtValue.CreateTensorValueWithData(Cache.Memory.MemoryInfo, decoder.KvType, kvShape, Cache.ValueRows(layer, first), kvBytes));
-                binding.BindInput(decoder.PastKeys[layer], keys);
-                binding.BindInput(decoder.PastValues[layer], vals);
-                binding.BindOutput(decoder.PresentKeys[layer], keys);
-                binding.BindOutput(decoder.PresentValues[layer], vals);
+                var keys = OrtValue.CreateTensorValueWithData(Cache.Memory.MemoryInfo, decoder.KvType, kvShape, Cache.KeyRows(layer, first), kvBytes);
+                var vals = OrtValue.CreateTensorValueWithData(Cache.Memory.MemoryInfo, decoder.KvType, kvShape, Cache.ValueRows(layer, first), kvBytes);
+                inputNames.Add(decoder.PastKeys[layer]);
+                inputs.Add(keys);
+                inputNames.Add(decoder.PastValues[layer]);
+                inputs.Add(vals);
+                outputNames.Add(decoder.PresentKeys[layer]);
+                outputs.Add(keys);
+                outputNames.Add(decoder.PresentValues[layer]);
+                outputs.Add(vals);
             }
-            binding.BindOutputToDevice("logits", OrtMemoryInfo.DefaultInstance);
-            decoder.Run(binding);
+            var output = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, decoder.LogitsType, [batch, outputWidth, VocabSize]);
+            outputNames.Add("logits");
+            outputs.Add(output);
+            decoder.Run(inputNames, inputs, outputNames, outputs, adapter);
 
-            using var outputs = binding.GetOutputValues();
-            var output = outputs[Array.IndexOf(binding.GetOutputNames(), "logits")];
-            var shape = output.GetTensorTypeAndShape().Shape;
-            var outputWidth = (int)shape[1];
             foreach (var i in members)
             {
                 var row = rows[i];
@@ -132,7 +144,6 @@ internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLen
                 {
                     continue;
                 }
-                // Models that return only the last position's logits serve decode but cannot verify guesses.
                 var firstWanted = outputWidth == width ? row.Tokens.Length - row.LogitsRows : outputWidth - row.LogitsRows;
                 if (firstWanted < 0 || (outputWidth != width && row.Tokens.Length != width))
                 {
@@ -143,7 +154,8 @@ internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLen
         }
         finally
         {
-            foreach (var value in values)
+            // The KV values appear as both inputs and outputs: each is disposed once.
+            foreach (var value in inputs.Concat(outputs).Distinct())
             {
                 value.Dispose();
             }
@@ -169,5 +181,11 @@ internal sealed class OnnxBatchRunner(OnnxDecoder decoder, int slots, int maxLen
         }
     }
 
-    public void Dispose() => Cache.Dispose();
+    public void ForgetAdapter(int loraId) => loras?.Remove(loraId);
+
+    public void Dispose()
+    {
+        Cache.Dispose();
+        loras?.Dispose();
+    }
 }

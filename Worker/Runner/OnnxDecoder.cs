@@ -52,6 +52,16 @@ internal sealed class OnnxDecoder : IDisposable
         PastValues = Names("past_key_values.{0}.value");
         PresentKeys = Names("present.{0}.key");
         PresentValues = Names("present.{0}.value");
+        var logits = Session.OutputMetadata["logits"];
+        var logitsElement = logits.ElementDataType;
+        LogitsType = logitsElement is TensorElementType.Float or TensorElementType.Float16
+            ? logitsElement
+            : throw new InvalidOperationException($"'{path}' returns its logits as {logitsElement}; the runner reads float32 and float16.");
+        LogitsPerPosition = logits.Dimensions.Length == 3 && logits.Dimensions[1] != 1;
+        // A LoRA-ready export's adapter weights are overridable initializers (graph inputs with a zero-rank default).
+        LoraInputs = inputs.Concat(Session.OverridableInitializerMetadata).Where(input => input.Key.Contains(".lora_A.", StringComparison.Ordinal) || input.Key.Contains(".lora_B.", StringComparison.Ordinal))
+            .ToDictionary(input => input.Key, input => new LoraInput(input.Value.Dimensions.Select(d => (long)d).ToArray(), input.Value.ElementDataType));
+        ModelVersion = Session.ModelMetadata.Version;
     }
 
     public ModelFolder Folder { get; }
@@ -75,6 +85,17 @@ internal sealed class OnnxDecoder : IDisposable
 
     public string[] PresentValues { get; }
 
+    public TensorElementType LogitsType { get; }
+
+    /// <summary>Logits for every fed position (GenAI's exports), not only the last: what prefill chunks of several rows and verification need.</summary>
+    public bool LogitsPerPosition { get; }
+
+    /// <summary>The LoRA weights the graph takes as inputs (a LoRA-ready export), with their shapes (-1: the rank) and types.</summary>
+    public IReadOnlyDictionary<string, LoraInput> LoraInputs { get; }
+
+    /// <summary>ModelProto.model_version: the base's identity that adapters exported for it carry.</summary>
+    public long ModelVersion { get; }
+
     /// <summary>An arena in the memory this decoder runs on: host memory committed as written, or device memory.</summary>
     public KvArena CreateArena(int slots, int capacity) =>
         new(Device == "cuda" ? new CudaKvMemory(0) : new HostKvMemory(), Folder.Layers, Folder.KvHeads, Folder.HeadSize, KvElementBytes, slots, capacity);
@@ -82,10 +103,16 @@ internal sealed class OnnxDecoder : IDisposable
     /// <summary>Time spent inside ONNX Runtime's runs so far, in Stopwatch ticks: the forward passes without row building or binding.</summary>
     public long RunTicks { get; private set; }
 
-    public void Run(OrtIoBinding binding)
+    /// <summary>
+    /// One forward pass into preallocated outputs (the KV arena in place, the logits). Session.Run, not an IOBinding run:
+    /// ONNX Runtime applies the active LoRA adapters of the run options only there (an IOBinding run ignores them).
+    /// </summary>
+    /// <param name="adapter">Run options activating an adapter; null runs the base model.</param>
+    public void Run(IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames,
+        IReadOnlyCollection<OrtValue> outputs, RunOptions? adapter = null)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        Session.RunWithBinding(_runOptions, binding);
+        Session.Run(adapter ?? _runOptions, inputNames, inputs, outputNames, outputs);
         RunTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
     }
 
@@ -123,3 +150,6 @@ internal sealed class OnnxDecoder : IDisposable
         _runOptions.Dispose();
     }
 }
+
+/// <summary>A LoRA weight the decoder's graph takes: its shape (-1 where the rank goes) and element type (ONNX's numbering).</summary>
+internal sealed record LoraInput(long[] Dims, TensorElementType Type);

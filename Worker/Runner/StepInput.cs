@@ -9,9 +9,10 @@ internal sealed record StepInput(IReadOnlyList<KvCacheOperation> CacheOperations
 
 /// <summary>
 /// One sequence's row: the slot it owns, the tokens its cache lacks that it feeds now, the draft's guesses fed after
-/// them, and how the row samples; <paramref name="Sampling"/> null for a prefill chunk that does not finish its prompt.
+/// them, how the row samples (<paramref name="Sampling"/> null for a prefill chunk that does not finish its prompt), and
+/// the LoRA adapter it runs under (null: the base model).
 /// </summary>
-internal sealed record StepRow(string RequestId, int Slot, int[] Tokens, int[] Guesses, RowSampling? Sampling);
+internal sealed record StepRow(string RequestId, int Slot, int[] Tokens, int[] Guesses, RowSampling? Sampling, LoraRequest? Lora = null);
 
 /// <summary>A row's sampling parameters and its sequence's own random source (seeded runs reproduce, alone or batched).</summary>
 internal sealed record RowSampling(SamplingParams Parameters, Random Random);

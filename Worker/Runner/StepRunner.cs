@@ -41,7 +41,7 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
         {
             var row = step.Rows[i];
             var tokens = row.Guesses.Length == 0 ? row.Tokens : [.. row.Tokens, .. row.Guesses];
-            rows[i] = new RunnerRow(row.Slot, tokens, row.Sampling is null ? 0 : 1 + row.Guesses.Length);
+            rows[i] = new RunnerRow(row.Slot, tokens, row.Sampling is null ? 0 : 1 + row.Guesses.Length, row.Lora);
         }
         var logits = model.Execute(rows);
         var outputs = new RowOutput[rows.Length];

@@ -1,0 +1,19 @@
+using Tests.Support;
+
+namespace Tests.Lora;
+
+/// <summary>A worker on the LoRA-ready tiny model serving adapters alpha and beta, two resident at once, runtime updates allowed.</summary>
+public sealed class LoraWorkerFixture : IAsyncLifetime
+{
+    public WorkerApp Worker { get; } = new([
+        ("Worker:Model", TinyLoraModel.Directory),
+        ("Worker:EnableLora", "true"),
+        ("Worker:MaxLoras", "2"),
+        ("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "true"),
+        .. TinyLoraModel.Modules("alpha", "beta"),
+    ]);
+
+    public ValueTask InitializeAsync() => new(Worker.WaitUntilHealthyAsync());
+
+    public ValueTask DisposeAsync() => Worker.DisposeAsync();
+}
