@@ -24,7 +24,7 @@ public class LoraServingTests(LoraWorkerFixture fixture) : IClassFixture<LoraWor
 
         var cards = models.GetProperty("data").EnumerateArray().ToDictionary(m => m.GetProperty("id").GetString()!);
         Assert.Equal(JsonValueKind.Null, cards[WorkerApp.ModelName].GetProperty("parent").ValueKind);
-        foreach (var adapter in new[] { "alpha", "beta" })
+        foreach (var adapter in TinyLoraModel.Adapters)
         {
             Assert.Equal(WorkerApp.ModelName, cards[adapter].GetProperty("parent").GetString());
             Assert.Equal(TinyLoraModel.Adapter(adapter), cards[adapter].GetProperty("root").GetString());
@@ -47,14 +47,72 @@ public class LoraServingTests(LoraWorkerFixture fixture) : IClassFixture<LoraWor
     }
 
     [Fact]
+    public async Task RequestsOfSeveralAdapters_AndTheBase_AtOnce_GetWhatEachGetsAlone()
+    {
+        string[] models = [WorkerApp.ModelName, "alpha", "beta", "alpha"];
+        string[] prompts = ["The river ran", "Snow fell on the", "Numbers and letters", "A quiet village"];
+        async Task<string> SeededAsync(int i)
+        {
+            using var response = await _client.PostJsonAsync("/v1/completions", new { model = models[i], prompt = prompts[i], max_tokens = 24, temperature = 0.8, seed = 7 + i, ignore_eos = true });
+            return (await response.JsonAsync()).GetProperty("choices")[0].GetProperty("text").GetString()!;
+        }
+        var alone = new List<string>();
+        for (var i = 0; i < models.Length; i++)
+        {
+            alone.Add(await SeededAsync(i));
+        }
+
+        // Held paused until all four are queued, so that they start in one step and share every step after.
+        var engine = fixture.Worker.Engine;
+        await engine.PauseAsync(Worker.Engine.PauseMode.Keep, clearCache: false);
+        var together = Enumerable.Range(0, models.Length).Select(SeededAsync).ToArray();
+        await Eventually.ReadUntilAsync(() => engine.Snapshot, s => s.Waiting == models.Length, TimeSpan.FromSeconds(10));
+        engine.Resume();
+
+        Assert.Equal(alone, await Task.WhenAll(together));
+    }
+
+    [Fact]
+    public async Task WithTwoSlots_ANewAdapter_TakesTheSlotOfTheLeastRecentlyUsedIdleOne()
+    {
+        foreach (var model in new[] { "alpha", "beta", "alpha", "gamma" })
+        {
+            await GreedyTextAsync(model, "Bread needs time.", maxTokens: 2);
+        }
+
+        var idle = await fixture.Worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(["alpha", "gamma"], idle.Lora!.Resident);
+        var resident = (await _client.MetricsAsync())["vellum_lora_resident_info"];
+        Assert.Equal("alpha,gamma", resident.Samples.MaxBy(s => s.Value)!.Labels["resident_lora_adapters"]);
+    }
+
+    [Fact]
+    public async Task APrefixCachedUnderOneAdapter_IsNeverReusedByAnotherOrByTheBase()
+    {
+        // Three whole blocks of prompt: a hit would be at least 32 tokens.
+        var prompt = string.Concat(Enumerable.Repeat("The lighthouse keeper counted ships at dusk. ", 4));
+        var beta = await GreedyTextAsync("beta", prompt);
+        await GreedyTextAsync("alpha", prompt);
+        var hits = (await fixture.Worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(10))).PrefixHits;
+
+        await GreedyTextAsync(WorkerApp.ModelName, prompt + "Elsewhere");
+        await GreedyTextAsync("gamma", prompt + "Elsewhere");
+        Assert.Equal(hits, (await fixture.Worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(10))).PrefixHits);
+
+        Assert.Equal(beta, await GreedyTextAsync("beta", prompt));
+        var hitsAfter = (await fixture.Worker.WaitForIdleEngineAsync(TimeSpan.FromSeconds(10))).PrefixHits;
+        Assert.True(hitsAfter - hits >= 32, $"beta's own cached prefix was not reused ({hitsAfter - hits} tokens hit)");
+    }
+
+    [Fact]
     public async Task AnUnknownModel_Is404ModelNotFound()
     {
-        using var response = await _client.PostJsonAsync("/v1/completions", new { model = "delta", prompt = "Hello", max_tokens = 2 });
+        using var response = await _client.PostJsonAsync("/v1/completions", new { model = "zeta", prompt = "Hello", max_tokens = 2 });
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         var error = (await response.JsonAsync()).GetProperty("error");
         Assert.Equal("model_not_found", error.GetProperty("code").GetString());
         Assert.Equal("model", error.GetProperty("param").GetString());
-        Assert.Contains("delta", error.GetProperty("message").GetString());
+        Assert.Contains("zeta", error.GetProperty("message").GetString());
     }
 }

@@ -2,7 +2,7 @@ using Tests.Support;
 
 namespace Tests.Lora;
 
-/// <summary>A worker on the LoRA-ready tiny model serving adapters alpha and beta, two resident at once, runtime updates allowed.</summary>
+/// <summary>A worker on the LoRA-ready tiny model serving adapters alpha, beta and gamma, two resident at once, runtime updates allowed.</summary>
 public sealed class LoraWorkerFixture : IAsyncLifetime
 {
     public WorkerApp Worker { get; } = new([
@@ -10,6 +10,22 @@ public sealed class LoraWorkerFixture : IAsyncLifetime
         ("Worker:EnableLora", "true"),
         ("Worker:MaxLoras", "2"),
         ("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "true"),
+        WorkerApp.DevMode,
+        .. TinyLoraModel.Modules("alpha", "beta", "gamma"),
+    ]);
+
+    public ValueTask InitializeAsync() => new(Worker.WaitUntilHealthyAsync());
+
+    public ValueTask DisposeAsync() => Worker.DisposeAsync();
+}
+
+/// <summary>The same with one adapter resident at once (vLLM's default --max-loras).</summary>
+public sealed class OneLoraSlotFixture : IAsyncLifetime
+{
+    public WorkerApp Worker { get; } = new([
+        ("Worker:Model", TinyLoraModel.Directory),
+        ("Worker:EnableLora", "true"),
+        WorkerApp.DevMode,
         .. TinyLoraModel.Modules("alpha", "beta"),
     ]);
 

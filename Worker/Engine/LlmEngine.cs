@@ -26,6 +26,7 @@ public sealed partial class LlmEngine : IDisposable
     private readonly ConcurrentQueue<EngineRequest> _submitted = new();
     private readonly ConcurrentQueue<EngineRequest> _aborted = new();
     private readonly ConcurrentQueue<int> _unloadedAdapters = new();
+    private LoraAdapterStates? _recordedLora;
     private readonly ConcurrentQueue<(Sequence Sequence, int KeptTokens, string? StopString)> _checks = new();
     private readonly HashSet<EngineRequest> _active = [];
     private readonly HashSet<EngineRequest> _queued = [];
@@ -498,10 +499,13 @@ public sealed partial class LlmEngine : IDisposable
             Log.KvReadFailed(_logger, requestId, why);
         }
         var kvBlockEvents = _blockSampler?.Drain() ?? [];
-        if (_stats.IsEmpty && scheduled.IsEmpty && kvBlockEvents.Count == 0)
+        // A turn that only changed which adapters run or wait (a request finished between steps) is still an update.
+        var loraChanged = lora is not null && !lora.SameAdapters(_recordedLora);
+        if (_stats.IsEmpty && scheduled.IsEmpty && kvBlockEvents.Count == 0 && !loraChanged)
         {
             return null;
         }
+        _recordedLora = lora;
         // Built (and so cleared) even with no sinks (--disable-log-stats): the builder must not grow turn after turn.
         return _stats.Build(Stopwatch.GetTimestamp(), scheduled, _options.KvConnector is null ? null : scheduled.Connector, kvBlockEvents) with { Lora = lora };
     }

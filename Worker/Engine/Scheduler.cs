@@ -430,7 +430,12 @@ internal sealed class Scheduler
 }
 
 /// <summary>The LoRA adapters as the scheduler sees them after a turn, with the wall-clock time (Unix seconds) they were taken.</summary>
-public sealed record LoraAdapterStates(int MaxLoras, IReadOnlyList<string> Running, IReadOnlyList<string> Waiting, IReadOnlyList<string> Resident, double UnixTime);
+public sealed record LoraAdapterStates(int MaxLoras, IReadOnlyList<string> Running, IReadOnlyList<string> Waiting, IReadOnlyList<string> Resident, double UnixTime)
+{
+    /// <summary>The same adapters run, wait and are resident (whenever either was taken).</summary>
+    public bool SameAdapters(LoraAdapterStates? other) =>
+        other is not null && Running.SequenceEqual(other.Running) && Waiting.SequenceEqual(other.Waiting) && Resident.SequenceEqual(other.Resident);
+}
 
 /// <summary>The scheduler's knobs: --max-num-seqs, --max-num-batched-tokens, --enable-chunked-prefill, --long-prefill-token-threshold.</summary>
 public sealed record SchedulerLimits(int MaxNumSeqs, int MaxNumBatchedTokens, bool ChunkedPrefill = true, int LongPrefillTokenThreshold = 0);
