@@ -30,16 +30,18 @@ public sealed class PrefillDecodeWorkers : IAsyncDisposable
 
     /// <param name="abortRequestTimeout">Seconds the producer holds KV nobody reads.</param>
     /// <param name="exemplars">--enable-exemplars on the decode worker.</param>
-    public static async Task<PrefillDecodeWorkers> StartAsync(double abortRequestTimeout = 480, string? producerModel = null, bool exemplars = false)
+    /// <param name="both">Settings both workers take (a model, LoRA).</param>
+    public static async Task<PrefillDecodeWorkers> StartAsync(double abortRequestTimeout = 480, string? producerModel = null, bool exemplars = false,
+        IReadOnlyList<(string Key, string Value)>? both = null)
     {
-        var producerSettings = new List<(string, string)> { ("Worker:KvTransferConfig", Config("kv_producer", abortRequestTimeout)) };
+        var producerSettings = new List<(string, string)>(both ?? []) { ("Worker:KvTransferConfig", Config("kv_producer", abortRequestTimeout)) };
         if (producerModel is not null)
         {
             producerSettings.Add(("Worker:Model", producerModel));
         }
         var producer = await WorkerApp.StartAsync([.. producerSettings]);
-        var consumer = await WorkerApp.StartAsync(("Worker:KvTransferConfig", Config("kv_consumer")), ("Worker:EnablePerRequestMetrics", "true"),
-            ("Metrics:EnableExemplars", exemplars ? "true" : "false"));
+        var consumer = await WorkerApp.StartAsync([.. both ?? [], ("Worker:KvTransferConfig", Config("kv_consumer")), ("Worker:EnablePerRequestMetrics", "true"),
+            ("Metrics:EnableExemplars", exemplars ? "true" : "false")]);
         return new PrefillDecodeWorkers(producer, consumer);
     }
 

@@ -136,7 +136,7 @@ internal sealed class KvCacheManager
         }
         _held[sequence.Slot] = sequence;
         // The cache holds the prompt; the token sampled from it was never fed.
-        return _producer.Hold(sequence.Request.Id, sequence.Slot, Math.Min(sequence.ComputedTokens, sequence.Request.PromptTokens.Length));
+        return _producer.Hold(sequence.Request.Id, sequence.Slot, Math.Min(sequence.ComputedTokens, sequence.Request.PromptTokens.Length), sequence.Request.Lora?.Name);
     }
 
     /// <summary>Frees the held prefills that were read (or expired unread; <paramref name="all"/> at shutdown); returns how many expired.</summary>

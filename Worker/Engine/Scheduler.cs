@@ -179,7 +179,7 @@ internal sealed class Scheduler
     {
         foreach (var (sequence, firstBlock, blocks) in plan.Pulls)
         {
-            sequence.Pull = _connector!.Pull(sequence.Request.KvTransfer!, sequence.Slot, firstBlock, blocks);
+            sequence.Pull = _connector!.Pull(sequence.Request.KvTransfer!, sequence.Slot, firstBlock, blocks, sequence.Request.Lora?.Name);
         }
     }
 

@@ -32,8 +32,9 @@ public sealed class KvConnector : IDisposable
     public void OnProgress(Action wake) => _wake = wake;
 
     /// <summary>Starts reading <paramref name="blocks"/> of the request's remote blocks, from index <paramref name="firstBlock"/>, into <paramref name="slot"/>.</summary>
-    internal KvPull Pull(KvTransferParams remote, int slot, int firstBlock, int blocks) =>
-        KvPull.Start(Layout, Arena, remote, slot, firstBlock, blocks, () => _wake());
+    /// <param name="loraName">The adapter the request runs under (null: the base): the producer's KV must have been computed under the same.</param>
+    internal KvPull Pull(KvTransferParams remote, int slot, int firstBlock, int blocks, string? loraName) =>
+        KvPull.Start(Layout, Arena, remote, slot, firstBlock, blocks, loraName, () => _wake());
 
     public void Dispose() => Producer?.Dispose();
 }

@@ -74,14 +74,14 @@ internal sealed partial class KvProducer : IDisposable
     }
 
     /// <summary>Holds a finished prefill's slot (its first <paramref name="tokens"/> positions) for a decode worker; returns the request's kv_transfer_params.</summary>
-    public Dictionary<string, object?> Hold(string requestId, int slot, int tokens)
+    public Dictionary<string, object?> Hold(string requestId, int slot, int tokens, string? loraName)
     {
         var first = slot * (_arena.Capacity / _layout.BlockSize);
         var blocks = (tokens + _layout.BlockSize - 1) / _layout.BlockSize;
         var id = $"{requestId}-{Interlocked.Increment(ref _transfers)}";
         lock (_lock)
         {
-            _held[id] = new HeldKv(slot, first, blocks, Stopwatch.GetTimestamp() + (long)(_config.AbortRequestTimeout.TotalSeconds * Stopwatch.Frequency));
+            _held[id] = new HeldKv(slot, first, blocks, Stopwatch.GetTimestamp() + (long)(_config.AbortRequestTimeout.TotalSeconds * Stopwatch.Frequency), loraName);
         }
         // The engine may be idle when the hold expires: wake it to free the slot.
         _ = Task.Delay(_config.AbortRequestTimeout + TimeSpan.FromMilliseconds(20)).ContinueWith(_ => _wake(), TaskScheduler.Default);
@@ -247,6 +247,10 @@ internal sealed partial class KvProducer : IDisposable
         {
             return "invalid_blocks";
         }
+        if (entry.LoraName != read.LoraName)
+        {
+            return "lora_mismatch"; // computed under another adapter (or the base): never another's KV
+        }
         held = entry;
         return null;
     }
@@ -280,8 +284,11 @@ internal sealed partial class KvProducer : IDisposable
         Task.WaitAll([_accepting, .. connections.Select(c => c.Serving)], TimeSpan.FromSeconds(10));
     }
 
-    private sealed class HeldKv(int slot, int firstBlockId, int blocks, long deadline)
+    private sealed class HeldKv(int slot, int firstBlockId, int blocks, long deadline, string? loraName)
     {
+        /// <summary>The adapter the prefill ran under; null for the base.</summary>
+        public string? LoraName { get; } = loraName;
+
         public int Slot { get; } = slot;
 
         public int FirstBlockId { get; } = firstBlockId;

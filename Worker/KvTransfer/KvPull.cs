@@ -26,11 +26,13 @@ internal sealed class KvPull
     private readonly int _slot;
     private readonly int _firstBlock;
     private readonly int _blocks;
+    private readonly string? _loraName;
     private volatile bool _cancelled;
 
     /// <param name="firstBlock">The first of the request's blocks to read (blocks before it are already in the slot), by its index in remote_block_ids.</param>
-    private KvPull(KvLayout layout, KvArena arena, KvTransferParams remote, int slot, int firstBlock, int blocks, Action completed)
+    private KvPull(KvLayout layout, KvArena arena, KvTransferParams remote, int slot, int firstBlock, int blocks, string? loraName, Action completed)
     {
+        _loraName = loraName;
         _layout = layout;
         _arena = arena;
         _remote = remote;
@@ -46,8 +48,8 @@ internal sealed class KvPull
     /// <summary>Positions [start, end) of the slot the pull writes.</summary>
     public (int Start, int End) Positions => (_firstBlock * _layout.BlockSize, (_firstBlock + _blocks) * _layout.BlockSize);
 
-    public static KvPull Start(KvLayout layout, KvArena arena, KvTransferParams remote, int slot, int firstBlock, int blocks, Action completed) =>
-        new(layout, arena, remote, slot, firstBlock, blocks, completed);
+    public static KvPull Start(KvLayout layout, KvArena arena, KvTransferParams remote, int slot, int firstBlock, int blocks, string? loraName, Action completed) =>
+        new(layout, arena, remote, slot, firstBlock, blocks, loraName, completed);
 
     /// <summary>Stops the pull (its request was aborted): the socket closes under it, and it completes soon after.</summary>
     public void Cancel()
@@ -75,7 +77,7 @@ internal sealed class KvPull
             {
                 posted = Stopwatch.GetTimestamp();
                 var ids = _remote.RemoteBlockIds!.Skip(_firstBlock).Take(_blocks).ToArray();
-                KvWire.Send(_socket, KvFrame.Read, new KvRead(_remote.RemoteRequestId!, ids));
+                KvWire.Send(_socket, KvFrame.Read, new KvRead(_remote.RemoteRequestId!, ids, _loraName));
                 var bytes = KvWire.Expect(_socket, KvFrame.ReadOk).Deserialize<KvReadOk>(KvWire.Json)!.Bytes;
                 accepted = Stopwatch.GetTimestamp();
                 if (bytes != _blocks * _layout.BlockBytes)

@@ -12,7 +12,7 @@ internal enum KvFrame : byte
     Hello = 1,
     /// <summary>Prefill → decode: the layouts match; its engine id.</summary>
     HelloOk = 2,
-    /// <summary>Either way: a refusal with a code (kv_layout_mismatch, unknown_transfer, expired, invalid_blocks) and a message.</summary>
+    /// <summary>Either way: a refusal with a code (kv_layout_mismatch, unknown_transfer, expired, invalid_blocks, lora_mismatch) and a message.</summary>
     Error = 3,
     /// <summary>Decode → prefill: read these consecutive blocks of this held request.</summary>
     Read = 4,
@@ -145,7 +145,8 @@ internal sealed record KvHelloOk(string EngineId, KvLayout Layout);
 
 internal sealed record KvError(string Code, string Message);
 
-internal sealed record KvRead(string RequestId, int[] BlockIds);
+/// <param name="LoraName">The reader's adapter (null: the base); KV computed under another is refused (lora_mismatch).</param>
+internal sealed record KvRead(string RequestId, int[] BlockIds, string? LoraName = null);
 
 internal sealed record KvReadOk(long Bytes);
 
