@@ -9,8 +9,9 @@ namespace Gateway.Routing;
 /// YARP load balancing ("LoadAware") on the workers' own signals. A request whose prompt starts like one a worker
 /// was sent goes to that worker (it most likely holds the prefix: the turns of one chat, one system prompt) unless
 /// that worker is saturated; otherwise to the worker whose fresh reading costs least (waiting, running, KV usage, and
-/// what the gateway sent it since); with any reading stale, to the worker with the fewest requests in flight from the
-/// gateway. Ties go to a random one of the tied.
+/// what the gateway sent it since, and for a LoRA adapter GAIE's affinity: see <see cref="WorkerLoads.Cost"/>); with
+/// any reading stale, to the worker with the fewest requests in flight from the gateway. Ties go to a random one of the
+/// tied. Prefixes are per model: a prefix computed under one adapter is not another's (nor the base's).
 /// </summary>
 internal sealed class LoadAwarePolicy(WorkerLoads loads, IOptions<RoutingOptions> options, GatewayMetrics metrics) : ILoadBalancingPolicy
 {
@@ -26,8 +27,9 @@ internal sealed class LoadAwarePolicy(WorkerLoads loads, IOptions<RoutingOptions
         {
             return null;
         }
-        var prompt = ProxiedRequest.Of(context).Prompt?.Select(c => (int)c).ToArray();
-        var (chosen, reason) = Choose(availableDestinations, prompt);
+        var request = ProxiedRequest.Of(context);
+        var prompt = request.Prompt is { } text ? $"{request.Model}\n{text}".Select(c => (int)c).ToArray() : null;
+        var (chosen, reason) = Choose(availableDestinations, prompt, request.Model);
         if (prompt is not null)
         {
             _prefixes.Record(Address(chosen), prompt);
@@ -36,7 +38,7 @@ internal sealed class LoadAwarePolicy(WorkerLoads loads, IOptions<RoutingOptions
         return chosen;
     }
 
-    private (DestinationState Chosen, string Reason) Choose(IReadOnlyList<DestinationState> available, int[]? prompt)
+    private (DestinationState Chosen, string Reason) Choose(IReadOnlyList<DestinationState> available, int[]? prompt, string? model)
     {
         if (available.Count == 1)
         {
@@ -46,7 +48,7 @@ internal sealed class LoadAwarePolicy(WorkerLoads loads, IOptions<RoutingOptions
         {
             return (available.First(d => Address(d) == holder), "prefix");
         }
-        var costs = available.Select(d => loads.Cost(Address(d), d.ConcurrentRequestCount)).ToArray();
+        var costs = available.Select(d => loads.Cost(Address(d), d.ConcurrentRequestCount, model)).ToArray();
         return costs.All(c => c is not null)
             ? (Cheapest(available, i => costs[i]!.Value), "load")
             : (Cheapest(available, i => available[i].ConcurrentRequestCount), "least_in_flight");

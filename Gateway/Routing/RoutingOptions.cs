@@ -21,4 +21,13 @@ public sealed class RoutingOptions
 
     /// <summary>A worker whose KV cache is fuller than this is saturated (GAIE's saturation detector uses 0.8).</summary>
     public double SaturatedKvCacheUsage { get; set; } = 0.8;
+
+    /// <summary>
+    /// What a LoRA adapter's affinity weighs in a worker's cost, times (1 − GAIE's score): 10 makes a worker without the
+    /// adapter and without a free slot (score 0, the request would wait for a running adapter to finish) cost as much as
+    /// 2.5 waiting requests; a free slot (0.8) costs 2, half a waiting request (loading an adapter is cheap beside a
+    /// turn in the queue); where it already waits (0.6), 4, one waiting request. A worker running the adapter wins
+    /// until it has about 2.5 requests more waiting than the others.
+    /// </summary>
+    public double LoraAffinityWeight { get; set; } = 10;
 }

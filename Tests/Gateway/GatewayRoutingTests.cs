@@ -25,18 +25,7 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
         await using var busy = await WorkerAsync("--max-num-seqs 2", WorkerApp.DevMode);
         await using var idle = await WorkerAsync();
         await using var gateway = await GatewayAsync("", ("busy", busy), ("idle", idle));
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        // Traffic the gateway never sees: only the worker's own signals show it.
-        var direct = Enumerable.Range(0, 6).Select(i => busy.Client.PostJsonAsync("/v1/completions",
-            new { prompt = $"Direct {i}", max_tokens = 480, ignore_eos = true, stream = true })).ToArray();
-        Assert.Equal(4, await Eventually.ReadUntilAsync(() => WaitingAsync(busy), n => n == 4, TimeSpan.FromSeconds(10)));
-        // Frozen there (vLLM's /pause?mode=keep): busy stays busy for as long as the test needs, on any machine.
-        using (var paused = await busy.Client.PostAsync("/pause?mode=keep", null, Cancel))
-        {
-            Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
-        }
-        var seen = await Eventually.ReadUntilAsync(() => ReadingAsync(gateway, busy), r => r is { Waiting: 4, Stale: false }, TimeSpan.FromSeconds(10));
-        Assert.Equal((4, false), (seen?.Waiting, seen?.Stale));
+        await using var held = await HoldBusyAsync(busy, gateway);
 
         for (var i = 0; i < 10; i++)
         {
@@ -47,14 +36,6 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
         var served = await ServedAsync(gateway);
         Assert.Equal(10, served.GetValueOrDefault("idle"));
         Assert.Equal(0, served.GetValueOrDefault("busy"));
-        using (var resumed = await busy.Client.PostAsync("/resume", null, Cancel))
-        {
-            Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
-        }
-        foreach (var response in await Task.WhenAll(direct))
-        {
-            response.Dispose();
-        }
     }
 
     [Fact]
@@ -134,6 +115,40 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
     private static partial Regex OrcaText();
 
     private static StringContent JsonContent(object body) => new(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
+
+    /// <summary>
+    /// Makes the worker busy with traffic the gateway never sees (two running, four waiting on --max-num-seqs 2), frozen
+    /// there with vLLM's /pause?mode=keep for as long as the test needs on any machine, until the gateway's reading
+    /// shows it; disposing resumes it and ends that traffic.
+    /// </summary>
+    private static async Task<IAsyncDisposable> HoldBusyAsync(ServiceProcess worker, ServiceProcess gateway)
+    {
+        var direct = Enumerable.Range(0, 6).Select(i => worker.Client.PostJsonAsync("/v1/completions",
+            new { prompt = $"Direct {i}", max_tokens = 480, ignore_eos = true, stream = true })).ToArray();
+        Assert.Equal(4, await Eventually.ReadUntilAsync(() => WaitingAsync(worker), n => n == 4, TimeSpan.FromSeconds(10)));
+        using (var paused = await worker.Client.PostAsync("/pause?mode=keep", null, Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+        }
+        var seen = await Eventually.ReadUntilAsync(() => ReadingAsync(gateway, worker), r => r is { Waiting: 4, Stale: false }, TimeSpan.FromSeconds(10));
+        Assert.Equal((4, false), (seen?.Waiting, seen?.Stale));
+        return new Resumes(worker, direct);
+    }
+
+    private sealed class Resumes(ServiceProcess worker, Task<HttpResponseMessage>[] direct) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            using (var resumed = await worker.Client.PostAsync("/resume", null, Cancel))
+            {
+                Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
+            }
+            foreach (var response in await Task.WhenAll(direct))
+            {
+                response.Dispose();
+            }
+        }
+    }
 
     private static async Task<Dictionary<string, double>> ServedAsync(ServiceProcess gateway)
     {
