@@ -33,6 +33,20 @@ public class LoraAdapterLoadingTests(LoraWorkerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task TheEmbeddedModel_WithLoraEnabled_ServesItsOwnAdapters()
+    {
+        await using var worker = await WorkerApp.StartAsync(("Worker:Model", ""), ("Worker:EnableLora", "true"), ("Worker:DownloadDir", TestFolders.New("cache")));
+        using var client = worker.CreateClient();
+
+        var models = await (await client.GetAsync("/v1/models", TestContext.Current.CancellationToken)).JsonAsync();
+        var adapters = models.GetProperty("data").EnumerateArray().Where(m => m.GetProperty("parent").ValueKind == JsonValueKind.String)
+            .Select(m => m.GetProperty("id").GetString()).ToArray();
+        Assert.Equal(DefaultModel.LoraAdapters, adapters);
+        using var response = await client.PostJsonAsync("/v1/completions", new { model = DefaultModel.LoraAdapters[0], prompt = "Snow", max_tokens = 4 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task AnAdapterLoadedAtRuntime_IsServedAndListed_UntilUnloaded()
     {
         var (status, body) = await PostAsync("/v1/load_lora_adapter", new { lora_name = "alpha-again", lora_path = TinyLoraModel.Adapter("alpha") });
