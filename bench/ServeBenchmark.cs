@@ -39,7 +39,11 @@ internal static class ServeBenchmark
             var warmupPrompts = Prompts.Generate(warmups, args.Int("input-words", 32), -1 - args.Int("prompt-seed", seed));
             await MeasureAsync(client, warmupPrompts, [.. warmupPrompts.Select(_ => 32)], concurrency, rate: null, seed);
         }
-        var summary = await MeasureAsync(client, prompts, lengths, concurrency, rate, seed);
+        // --lora-modules a,b,…: each request names one of these adapters, chosen at random (seeded), as vLLM's bench serve does.
+        var loras = args.Optional("lora-modules")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var pick = new Random(seed + 2);
+        var models = loras is { Length: > 0 } ? prompts.Select(_ => loras[pick.Next(loras.Length)]).ToArray() : null;
+        var summary = await MeasureAsync(client, prompts, lengths, concurrency, rate, seed, models);
         await stopScraping.CancelAsync();
         await polling;
 
@@ -62,14 +66,17 @@ internal static class ServeBenchmark
     }
 
     /// <param name="outputLengths">Each prompt's max_tokens.</param>
-    public static async Task<ServeSummary> MeasureAsync(StreamingClient client, string[] prompts, int[] outputLengths, int concurrency, double? rate, int seed)
+    /// <param name="models">Each prompt's model (LoRA adapters); the client's when null.</param>
+    public static async Task<ServeSummary> MeasureAsync(StreamingClient client, string[] prompts, int[] outputLengths, int concurrency, double? rate, int seed,
+        string[]? models = null)
     {
         using var gate = new SemaphoreSlim(concurrency > 0 ? concurrency : prompts.Length);
         var arrivals = new Random(seed);
         var clock = Stopwatch.StartNew();
         var tasks = new List<Task<RequestResult>>();
-        foreach (var (prompt, outputLength) in prompts.Zip(outputLengths))
+        for (var i = 0; i < prompts.Length; i++)
         {
+            var (prompt, outputLength, model) = (prompts[i], outputLengths[i], models?[i]);
             if (rate is { } perSecond and > 0)
             {
                 // Poisson arrivals: exponential gaps with mean 1/rate, as vLLM's bench with burstiness 1.
@@ -80,7 +87,7 @@ internal static class ServeBenchmark
             {
                 try
                 {
-                    return await client.SendAsync(prompt, outputLength, CancellationToken.None);
+                    return await client.SendAsync(prompt, outputLength, CancellationToken.None, model);
                 }
                 finally
                 {

@@ -14,11 +14,12 @@ internal sealed record RequestResult(bool Success, string? Error, int PromptToke
 /// <summary>Sends one streaming completion or chat request and times every chunk.</summary>
 internal sealed class StreamingClient(HttpClient http, string baseUrl, string model, string endpoint)
 {
-    public async Task<RequestResult> SendAsync(string prompt, int outputTokens, CancellationToken cancellationToken)
+    /// <param name="requestModel">The model this request names (a LoRA adapter); the client's own when null.</param>
+    public async Task<RequestResult> SendAsync(string prompt, int outputTokens, CancellationToken cancellationToken, string? requestModel = null)
     {
         var body = new Dictionary<string, object>
         {
-            ["model"] = model,
+            ["model"] = requestModel ?? model,
             ["max_tokens"] = outputTokens,
             ["ignore_eos"] = true,
             ["temperature"] = 0,

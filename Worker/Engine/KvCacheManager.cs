@@ -18,6 +18,7 @@ internal sealed class KvCacheManager
     private readonly int _runningSlots;
     private readonly List<KvCacheOperation> _operations = [];
     private readonly Dictionary<int, Sequence> _held = [];
+    private readonly Dictionary<int, int> _slotAdapters = [];
     private readonly KvProducer? _producer;
 
     public KvCacheManager(KvCacheConfig config, int maxNumSeqs, int maxModelLength, KvBlockSampler? sampler, KvProducer? producer)
@@ -81,8 +82,9 @@ internal sealed class KvCacheManager
                 return false;
             }
         }
-        sequence.Slot = _freeSlots.Min;
+        sequence.Slot = ChooseSlot(sequence.Request.LoraId);
         _freeSlots.Remove(sequence.Slot);
+        _slotAdapters[sequence.Slot] = sequence.Request.LoraId;
         if (hit > 0)
         {
             Prefixes.CopyInto(entry!, sequence.Slot, hit);
@@ -106,6 +108,25 @@ internal sealed class KvCacheManager
     }
 
     /// <summary>
+    /// The lowest free slot, unless sequences of other LoRA adapters run: then the free slot nearest its own adapter's
+    /// (or, for an adapter with none, farthest from the others'). Each adapter's pass spans its rows' slots, feeding a
+    /// filler to every other slot between them; slots kept together keep those passes narrow.
+    /// </summary>
+    private int ChooseSlot(int loraId)
+    {
+        if (_slotAdapters.Values.All(id => id == loraId))
+        {
+            return _freeSlots.Min;
+        }
+        var own = _slotAdapters.Where(s => s.Value == loraId).Select(s => s.Key).ToArray();
+        var others = _slotAdapters.Where(s => s.Value != loraId).Select(s => s.Key).ToArray();
+        static int Nearest(int slot, int[] slots) => slots.Min(s => Math.Abs(s - slot));
+        return own.Length > 0
+            ? _freeSlots.MinBy(slot => Nearest(slot, own))
+            : _freeSlots.MaxBy(slot => Nearest(slot, others));
+    }
+
+    /// <summary>
     /// Gives a sequence's blocks and slot back, keeping its whole blocks for prefix reuse when it can serve a later
     /// prompt (not after a failure or a preemption: <paramref name="keepCache"/> false).
     /// </summary>
@@ -120,6 +141,7 @@ internal sealed class KvCacheManager
         }
         _operations.Add(new KvCacheOperation.Free(sequence.Slot));
         _freeSlots.Add(sequence.Slot);
+        _slotAdapters.Remove(sequence.Slot);
         sequence.Slot = -1;
         sequence.ComputedTokens = 0;
     }
