@@ -58,7 +58,7 @@ internal sealed class Scheduler
         static string[] Names(IEnumerable<Sequence> sequences) =>
             sequences.Select(s => s.Request.Lora?.Name).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         return new LoraAdapterStates(Loras.MaxLoras, Names(_running.Concat(_receiving)), Names(_waiting),
-            Loras.Resident.Select(l => l.Name).Order(StringComparer.Ordinal).ToArray(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0);
+            Loras.Resident.Select(l => l.Name).Order(StringComparer.Ordinal).ToArray(), (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds);
     }
 
     /// <summary>Ids of the adapters that running sequences (and those whose KV is arriving) use.</summary>
