@@ -105,6 +105,38 @@ public class LoraServingTests(LoraWorkerFixture fixture) : IClassFixture<LoraWor
     }
 
     [Fact]
+    public async Task ARequestsOwnMetrics_NameItsAdapter_AndTheBasesNameNone()
+    {
+        async Task<JsonElement> MetricsAsync(string model)
+        {
+            using var response = await _client.PostJsonAsync("/v1/completions", new { model, prompt = "Snow", max_tokens = 2, include_metrics = true });
+            return (await response.JsonAsync()).GetProperty("metrics");
+        }
+
+        Assert.Equal("beta", (await MetricsAsync("beta")).GetProperty("lora_adapter").GetString());
+        Assert.False((await MetricsAsync(WorkerApp.ModelName)).TryGetProperty("lora_adapter", out _));
+    }
+
+    [Fact]
+    public async Task ARequestsServerSpan_NamesTheModelAskedFor_AndItsAdapter()
+    {
+        var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+
+        using var response = await _client.PostJsonAsync("/v1/completions", new { model = "gamma", prompt = "Snow", max_tokens = 2 }, requestId: "lora-span");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var server = await Eventually.ReadUntilAsync(() => spans.FirstOrDefault(s => s.GetTagItem("request_id") as string == "cmpl-lora-span"), s => s is not null, TimeSpan.FromSeconds(5));
+        Assert.Equal(("gamma", "gamma"), (server?.GetTagItem("gen_ai.request.model"), server?.GetTagItem("vellum.lora_adapter")));
+    }
+
+    [Fact]
     public async Task AnUnknownModel_Is404ModelNotFound()
     {
         using var response = await _client.PostJsonAsync("/v1/completions", new { model = "zeta", prompt = "Hello", max_tokens = 2 });

@@ -2,7 +2,7 @@ using Tests.Support;
 
 namespace Tests.Lora;
 
-/// <summary>A worker on the LoRA-ready tiny model serving adapters alpha, beta and gamma, two resident at once, runtime updates allowed.</summary>
+/// <summary>A worker on the LoRA-ready tiny model serving adapters alpha, beta and gamma, two resident at once, runtime updates and per-request metrics allowed.</summary>
 public sealed class LoraWorkerFixture : IAsyncLifetime
 {
     public WorkerApp Worker { get; } = new([
@@ -10,6 +10,7 @@ public sealed class LoraWorkerFixture : IAsyncLifetime
         ("Worker:EnableLora", "true"),
         ("Worker:MaxLoras", "2"),
         ("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "true"),
+        ("Worker:EnablePerRequestMetrics", "true"),
         WorkerApp.DevMode,
         .. TinyLoraModel.Modules("alpha", "beta", "gamma"),
     ]);

@@ -28,6 +28,26 @@ public class ModelFolderBuilderTests
     }
 
     [Fact]
+    public void Build_WithAdapters_WritesEachAdapterBitIdentically_AndDistinctFromTheOthers()
+    {
+        var first = TestFolders.New("first-lora");
+        var second = TestFolders.New("second-lora");
+        ModelFolderBuilder.Build(ModelSize.Tiny, first, ["alpha", "beta"]);
+        ModelFolderBuilder.Build(ModelSize.Tiny, second, ["alpha", "beta"]);
+
+        var files = Directory.GetFiles(Path.Combine(first, ModelFolderBuilder.LoraFolderName), "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(first, f)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["lora/alpha/adapter_config.json", "lora/alpha/adapter_model.onnx_adapter", "lora/beta/adapter_config.json", "lora/beta/adapter_model.onnx_adapter"], files);
+        foreach (var file in files.Append("model.onnx"))
+        {
+            Assert.True(File.ReadAllBytes(Path.Combine(first, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(second, file))),
+                $"{file} differs between two builds");
+        }
+        Assert.False(File.ReadAllBytes(Path.Combine(first, "lora/alpha/adapter_model.onnx_adapter")).AsSpan()
+            .SequenceEqual(File.ReadAllBytes(Path.Combine(first, "lora/beta/adapter_model.onnx_adapter"))), "two adapters have the same weights");
+    }
+
+    [Fact]
     public void Build_TargetAndDraft_ShareTheVocabularyAndDescribeTheirShapes()
     {
         var target = ModelFolder.Read(TinyModel.Directory);
