@@ -28,7 +28,7 @@ public static class CatalogEndpoint
                 help = family.Description,
                 labels = family.Labels,
                 label_values = family.EnumeratedLabels,
-                buckets = family.Buckets?.Bounds(policy.MaxModelLength),
+                buckets = family.Buckets is null ? null : policy.BoundsOf(family),
                 buckets_rule = family.Buckets == Buckets.OneTwoFive ? "build_1_2_5_buckets(max_model_len)" : null,
                 group = family.Group.ToString().ToLowerInvariant(),
                 condition = family.Condition.ToString(),

@@ -28,8 +28,8 @@ public static class CatalogView
             return MetricStreamConfiguration.Drop;
         }
         var tagKeys = family.Labels.ToArray();
-        return family.Buckets is { } buckets
-            ? new ExplicitBucketHistogramConfiguration { Name = family.Name, Description = family.Description, Boundaries = buckets.Bounds(policy.MaxModelLength), TagKeys = tagKeys }
+        return family.Buckets is not null
+            ? new ExplicitBucketHistogramConfiguration { Name = family.Name, Description = family.Description, Boundaries = policy.BoundsOf(family), TagKeys = tagKeys }
             : new MetricStreamConfiguration { Name = family.Name, Description = family.Description, TagKeys = tagKeys };
     }
 }

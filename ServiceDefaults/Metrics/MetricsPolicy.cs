@@ -39,6 +39,13 @@ public sealed class MetricsPolicy
     /// <summary>max_model_len, for the 1-2-5 token buckets; set by the worker before it creates its instruments.</summary>
     public int MaxModelLength { get; set; } = 4096;
 
+    /// <summary>--custom-histogram-buckets: bucket lists replaced, by the default list they replace.</summary>
+    public IReadOnlyDictionary<Buckets, double[]> CustomBuckets { get; init; } = new Dictionary<Buckets, double[]>();
+
+    /// <summary>The bounds a histogram family has in this process: its custom list if one was given, else its own.</summary>
+    public double[] BoundsOf(MetricFamily family) =>
+        CustomBuckets.TryGetValue(family.Buckets!, out var custom) ? custom : family.Buckets!.Bounds(MaxModelLength);
+
     public static MetricsPolicy From(IConfiguration configuration, Version? version = null)
     {
         var section = configuration.GetSection(Section);
@@ -51,6 +58,7 @@ public sealed class MetricsPolicy
             DisableLogStats = section.GetValue<bool>("DisableLogStats"),
             EnableMfuMetrics = section.GetValue<bool>("EnableMfuMetrics"),
             KvCacheMetricsSample = section.GetValue("KvCacheMetricsSample", 0.01),
+            CustomBuckets = section["CustomHistogramBuckets"] is { Length: > 0 } json ? CustomHistogramBuckets.Parse(json) : new Dictionary<Buckets, double[]>(),
         };
         if (policy.KvCacheMetricsSample is <= 0 or > 1)
         {
@@ -124,7 +132,7 @@ public sealed class MetricsPolicy
     {
         lock (_lock)
         {
-            _eagerHistograms.Add(new EagerHistogramSeries(family, labels, family.Buckets!.Bounds(MaxModelLength)));
+            _eagerHistograms.Add(new EagerHistogramSeries(family, labels, BoundsOf(family)));
         }
     }
 

@@ -36,6 +36,7 @@ public static class VllmFlags
         ["--max-cpu-loras"] = "Worker:MaxCpuLoras",
         ["--kv-cache-metrics-sample"] = "Metrics:KvCacheMetricsSample",
         ["--show-hidden-metrics-for-version"] = "Metrics:ShowHiddenMetricsForVersion",
+        ["--custom-histogram-buckets"] = "Metrics:CustomHistogramBuckets",
     };
 
     /// <summary>Flags that take one or more values, as vLLM's nargs="+".</summary>
