@@ -132,9 +132,22 @@ public static class MetricCatalog
     public static readonly MetricFamily RequestNumPreemptions = new("vllm:request_num_preemptions", MetricKind.Histogram,
         "Times each finished request was preempted (0 included).", Common, MetricGroup.General, Buckets: Buckets.Preemptions);
 
+    /// <summary>
+    /// vLLM PR #55812: a reason label named after the limit that refused (vLLM's --max-num-queued-reqs and
+    /// --max-num-queued-tokens), no engine label (admission happens before any engine); one count per refused request, n > 1 included.
+    /// </summary>
     public static readonly MetricFamily AdmissionRejections = new("vllm:admission_rejections", MetricKind.Counter,
         "Requests refused at admission (HTTP 503) by the queue limit they hit.",
-        With("reason"), MetricGroup.General, LabelValues: Values("reason", "max_num_queued_requests", "max_num_queued_tokens"));
+        [ModelName, "reason"], MetricGroup.General, LabelValues: Values("reason", "max_num_queued_reqs", "max_num_queued_tokens"));
+
+    // --- general: queue depth in tokens (vLLM PR #38025, declined upstream for its per-step loop; kept incrementally here) ---
+    public static readonly MetricFamily NumTokensWaiting = new("vellum_num_tokens_waiting", MetricKind.Gauge,
+        "Tokens of the sequences waiting for capacity (prompt, plus output so far for preempted ones): the prefill backlog behind vllm:num_requests_waiting.",
+        Common, MetricGroup.General);
+
+    public static readonly MetricFamily NumUncachedTokensWaiting = new("vellum_num_uncached_tokens_waiting", MetricKind.Gauge,
+        "Of vellum_num_tokens_waiting, those the prefix cache did not hold when each sequence queued: what their prefills must compute.",
+        Common, MetricGroup.General);
 
     // --- general: sampled KV-block residency (--kv-cache-metrics) ---
     public static readonly MetricFamily KvBlockLifetime = new("vllm:kv_block_lifetime_seconds", MetricKind.Histogram,
@@ -239,6 +252,11 @@ public static class MetricCatalog
         "Notifications to the prefill worker that its held KV may be freed that could not be delivered.",
         Common, MetricGroup.Nixl, MetricCondition.KvConnector);
 
+    /// <summary>vLLM PR #58874: requests a P/D consumer is fetching prompt KV for, by where the fetch stands.</summary>
+    public static readonly MetricFamily NumRequestsKvFetchByStage = new("vllm:num_requests_kv_fetch_by_stage", MetricKind.Gauge,
+        "Requests reading their prompt's KV from a prefill worker, by stage: queued (waiting for a slot and blocks to read into), handshake (connecting, comparing layouts, read posted and not yet accepted), transferring (blocks arriving).",
+        With("stage"), MetricGroup.Nixl, MetricCondition.KvConsumer, LabelValues: Values("stage", "queued", "handshake", "transferring"));
+
     public static readonly MetricFamily NixlNumKvExpiredReqs = new("vllm:nixl_num_kv_expired_reqs", MetricKind.Counter,
         "Requests whose held KV nobody read before the abort timeout (counted on the prefill worker, which then freed it).",
         Common, MetricGroup.Nixl, MetricCondition.KvConnector);
@@ -308,11 +326,13 @@ public static class MetricCatalog
         RequestPromptTokens, RequestGenerationTokens, IterationTokens, RequestMaxNumGenerationTokens, RequestParamsN, RequestParamsMaxTokens,
         TimeToFirstToken, InterTokenLatency, RequestTimePerOutputToken, E2eRequestLatency, RequestQueueTime, RequestInferenceTime,
         RequestPrefillTime, RequestDecodeTime, RequestPrefillKvComputedTokens, RequestNumPreemptions, AdmissionRejections,
+        NumTokensWaiting, NumUncachedTokensWaiting,
         KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, LoraRequestsInfo, LoraResidentInfo, CacheConfigInfo,
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
         SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,
         SpecDecodeDraftTime, SpecDecodeVerifyTime, SpecDecodeRoundK,
         NixlTransferTime, NixlPostTime, NixlBytesTransferred, NixlNumDescriptors, NixlNumFailedTransfers, NixlNumFailedNotifications, NixlNumKvExpiredReqs,
+        NumRequestsKvFetchByStage,
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         WorkerUnhandledErrors,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight, GatewayPrefillDecodeRequests, GatewayPrefillLegTime,

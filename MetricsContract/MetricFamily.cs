@@ -32,6 +32,8 @@ public enum MetricCondition
     SpeculativeDecoding,
     /// <summary>A --kv-transfer-config (vLLM registers the NIXL families only with its NixlConnector).</summary>
     KvConnector,
+    /// <summary>A --kv-transfer-config whose role consumes (kv_consumer or kv_both): the worker reads prompts' KV.</summary>
+    KvConsumer,
     /// <summary>--enable-lora.</summary>
     Lora,
 }

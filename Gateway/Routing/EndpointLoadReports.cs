@@ -23,7 +23,8 @@ internal static class EndpointLoadReports
             && EndpointLoadReport.Parse(values.First()) is { } report)
         {
             context.HttpContext.RequestServices.GetRequiredService<WorkerLoads>().Report(destination.Model.Config.Address,
-                new WorkerLoad(report.Waiting, report.Running, report.KvCacheUsage, Stopwatch.GetTimestamp()), destination.ConcurrentRequestCount);
+                new WorkerLoad(report.Waiting, report.Running, report.KvCacheUsage, Stopwatch.GetTimestamp(), UncachedTokensWaiting: report.UncachedTokensWaiting),
+                destination.ConcurrentRequestCount);
         }
         return ValueTask.CompletedTask;
     }

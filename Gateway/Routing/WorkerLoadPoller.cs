@@ -7,14 +7,18 @@ namespace Gateway.Routing;
 
 /// <summary>
 /// Polls every worker's /metrics for the signals routers read (vllm:num_requests_waiting, vllm:num_requests_running,
-/// vllm:kv_cache_usage_perc, and with LoRA vllm:lora_requests_info and vellum_lora_resident_info), filtered with
+/// vllm:kv_cache_usage_perc, vellum_num_uncached_tokens_waiting, and with LoRA vllm:lora_requests_info and vellum_lora_resident_info), filtered with
 /// name[] so a poll is cheap, every PollInterval (50 ms), as the Gateway API Inference Extension's endpoint picker and AIBrix do.
 /// </summary>
 internal sealed partial class WorkerLoadPoller(
     IProxyStateLookup proxyState, WorkerLoads loads, IOptions<RoutingOptions> options, IHttpClientFactory clients, ILogger<WorkerLoadPoller> logger)
     : BackgroundService
 {
-    private static readonly string Query = "/metrics?" + string.Join('&', new[] { MetricCatalog.NumRequestsWaiting, MetricCatalog.NumRequestsRunning, MetricCatalog.KvCacheUsage, MetricCatalog.LoraRequestsInfo, MetricCatalog.LoraResidentInfo }
+    private static readonly string Query = "/metrics?" + string.Join('&', new[]
+        {
+            MetricCatalog.NumRequestsWaiting, MetricCatalog.NumRequestsRunning, MetricCatalog.KvCacheUsage, MetricCatalog.NumUncachedTokensWaiting,
+            MetricCatalog.LoraRequestsInfo, MetricCatalog.LoraResidentInfo,
+        }
         .Select(f => "name%5B%5D=" + Uri.EscapeDataString(f.Name)));
 
     private readonly HttpClient _client = clients.CreateClient(Proxy.GatewayHttpClients.LoadPolls);
@@ -42,7 +46,7 @@ internal sealed partial class WorkerLoadPoller(
             var families = PrometheusText.Parse(text);
             loads.Report(address, new WorkerLoad(
                 Sum(families, MetricCatalog.NumRequestsWaiting), Sum(families, MetricCatalog.NumRequestsRunning), Sum(families, MetricCatalog.KvCacheUsage),
-                Stopwatch.GetTimestamp(), WorkerLoras.From(families), BaseModel(families)), inFlight);
+                Stopwatch.GetTimestamp(), WorkerLoras.From(families), BaseModel(families), Sum(families, MetricCatalog.NumUncachedTokensWaiting)), inFlight);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException && !cancellationToken.IsCancellationRequested)
         {

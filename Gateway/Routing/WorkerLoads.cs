@@ -6,9 +6,11 @@ namespace Gateway.Routing;
 
 /// <summary>
 /// A worker's load as it reported it: the model-server protocol's three signals, when they were read, and from its
-/// /metrics also its LoRA adapters and its base model's name (the model_name label), which in-band reports lack.
+/// /metrics also its LoRA adapters and its base model's name (the model_name label), which in-band reports lack; and
+/// the prompt tokens its waiting requests must still compute (vellum_num_uncached_tokens_waiting), shown, not yet weighed.
 /// </summary>
-public sealed record WorkerLoad(double Waiting, double Running, double KvCacheUsage, long ReadAt, WorkerLoras? Loras = null, string? BaseModel = null)
+public sealed record WorkerLoad(double Waiting, double Running, double KvCacheUsage, long ReadAt, WorkerLoras? Loras = null, string? BaseModel = null,
+    double UncachedTokensWaiting = 0)
 {
     /// <summary>
     /// What a new request would wait behind: a waiting request costs a whole turn, a running one a share of each step,
@@ -54,7 +56,8 @@ public sealed class WorkerLoads(IOptions<RoutingOptions> options)
         var age = Stopwatch.GetElapsedTime(entry.Value.Load.ReadAt);
         var loras = entry.Value.Load.Loras;
         return new WorkerReading(entry.Key, entry.Value.Load.Waiting, entry.Value.Load.Running, entry.Value.Load.KvCacheUsage,
-            age.TotalMilliseconds, Stale: age > options.Value.StaleAfter, loras?.Running.Order().ToArray(), loras?.Resident.Order().ToArray());
+            age.TotalMilliseconds, Stale: age > options.Value.StaleAfter, loras?.Running.Order().ToArray(), loras?.Resident.Order().ToArray(),
+            entry.Value.Load.UncachedTokensWaiting);
     }).OrderBy(reading => reading.Address, StringComparer.Ordinal);
 
     /// <summary>Whether a fresh reading says the worker is saturated (queue or KV cache past the thresholds).</summary>
@@ -65,4 +68,4 @@ public sealed class WorkerLoads(IOptions<RoutingOptions> options)
 
 /// <summary>One worker's load as the gateway last read it (GET /routing/loads).</summary>
 public sealed record WorkerReading(string Address, double Waiting, double Running, double KvCacheUsage, double AgeMs, bool Stale,
-    IReadOnlyList<string>? RunningLoraAdapters = null, IReadOnlyList<string>? ResidentLoraAdapters = null);
+    IReadOnlyList<string>? RunningLoraAdapters = null, IReadOnlyList<string>? ResidentLoraAdapters = null, double UncachedTokensWaiting = 0);

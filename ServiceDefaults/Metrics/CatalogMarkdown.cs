@@ -40,6 +40,7 @@ public static class CatalogMarkdown
         MetricCondition.NansInLogits => "`VLLM_COMPUTE_NANS_IN_LOGITS=1`",
         MetricCondition.SpeculativeDecoding => "`--speculative-config`",
         MetricCondition.KvConnector => "`--kv-transfer-config`",
+        MetricCondition.KvConsumer => "`--kv-transfer-config` as `kv_consumer` or `kv_both`",
         MetricCondition.Lora => "`--enable-lora`",
         _ when family.Group == MetricGroup.Mfu => "always; moves with `--enable-mfu-metrics`",
         _ when family.Group == MetricGroup.Gateway => "gateway",

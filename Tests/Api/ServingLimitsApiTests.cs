@@ -20,10 +20,10 @@ public class ServingLimitsApiTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
         var error = (await response.JsonAsync()).GetProperty("error");
-        Assert.Equal("max_num_queued_requests", error.GetProperty("code").GetString());
+        Assert.Equal("max_num_queued_reqs", error.GetProperty("code").GetString());
         Assert.Equal("server_error", error.GetProperty("type").GetString());
         Assert.Contains("--max-num-queued-requests 0", error.GetProperty("message").GetString());
-        Assert.Equal(1, worker.Engine.Snapshot.Rejected["max_num_queued_requests"]);
+        Assert.Equal(1, worker.Engine.Snapshot.Rejected["max_num_queued_reqs"]);
         WorkerApp.AssertHoldsNothing(worker.Engine.Snapshot);
     }
 

@@ -156,10 +156,10 @@ public class SchedulerBehaviourTests
 
         var refused = Assert.Throws<EngineOverloadedException>(() => harness.Submit(Prompts[2], maxTokens: 4));
 
-        Assert.Equal("max_num_queued_requests", refused.Reason);
+        Assert.Equal("max_num_queued_reqs", refused.Reason);
         await running.CompletionAsync();
         await queued.CompletionAsync();
-        Assert.Equal(1, harness.Engine.Snapshot.Rejected["max_num_queued_requests"]);
+        Assert.Equal(1, harness.Engine.Snapshot.Rejected["max_num_queued_reqs"]);
         harness.Submit(Prompts[2], maxTokens: 4);   // room again once the queue drained
     }
 

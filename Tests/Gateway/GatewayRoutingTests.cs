@@ -111,7 +111,7 @@ public partial class GatewayRoutingTests(WorkerFixture worker)
         Assert.Null(await ReportAsync(null));
     }
 
-    [GeneratedRegex(@"^TEXT named_metrics\.kv_cache_usage_perc=[0-9.E-]+, named_metrics\.num_requests_waiting=\d+, named_metrics\.num_requests_running=\d+$")]
+    [GeneratedRegex(@"^TEXT named_metrics\.kv_cache_usage_perc=[0-9.E-]+, named_metrics\.num_requests_waiting=\d+, named_metrics\.num_requests_running=\d+, named_metrics\.vellum_num_tokens_waiting=\d+, named_metrics\.vellum_num_uncached_tokens_waiting=\d+$")]
     private static partial Regex OrcaText();
 
     private static StringContent JsonContent(object body) => new(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");

@@ -122,8 +122,11 @@ public class MetricsSemanticsTests
 
         var m = await client.MetricsAsync();
 
-        Assert.Equal(1, m["vllm:admission_rejections_total"].Value([.. Series, ("reason", "max_num_queued_tokens")]));
-        Assert.Equal(0, m["vllm:admission_rejections_total"].Value([.. Series, ("reason", "max_num_queued_requests")]));
+        // vLLM's labels (PR #55812): the reason and the model, no engine label, since admission comes before any engine.
+        var rejections = m["vllm:admission_rejections_total"];
+        Assert.All(rejections.Samples, sample => Assert.Equal(["model_name", "reason"], sample.Labels.Keys.Order()));
+        Assert.Equal(1, rejections.Value((C.ModelName, WorkerApp.ModelName), ("reason", "max_num_queued_tokens")));
+        Assert.Equal(0, rejections.Value((C.ModelName, WorkerApp.ModelName), ("reason", "max_num_queued_reqs")));
     }
 
     [Fact]

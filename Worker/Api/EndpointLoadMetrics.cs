@@ -6,7 +6,8 @@ namespace Worker.Api;
 /// <summary>
 /// vLLM's in-band load report (ORCA): a request carrying endpoint-load-metrics-format: text|json gets an
 /// endpoint-load-metrics response header with the engine's kv_cache_usage_perc and num_requests_waiting (and
-/// num_requests_running), read as the response starts, so a router learns each worker's load from its answers.
+/// num_requests_running, and the waiting queue's depth in tokens), read as the response starts, so a router learns
+/// each worker's load from its answers.
 /// </summary>
 internal static class EndpointLoadMetrics
 {
@@ -20,7 +21,8 @@ internal static class EndpointLoadMetrics
             {
                 if (host.Snapshot is { } snapshot)
                 {
-                    http.Response.Headers[EndpointLoadReport.Header] = new EndpointLoadReport(snapshot.KvCacheUsage, snapshot.Waiting, snapshot.Running).Format(format);
+                    http.Response.Headers[EndpointLoadReport.Header] = new EndpointLoadReport(snapshot.KvCacheUsage, snapshot.Waiting, snapshot.Running,
+                        snapshot.WaitingTokens, snapshot.WaitingUncachedTokens).Format(format);
                 }
                 return Task.CompletedTask;
             });

@@ -8,8 +8,10 @@ namespace Worker.Engine;
 /// </summary>
 public sealed class AdmissionRejections
 {
-    public const string MaxNumQueuedRequests = "max_num_queued_requests";
-    public const string MaxNumQueuedTokens = "max_num_queued_tokens";
+    /// <summary>The reasons as vLLM's vllm:admission_rejections spells them (PR #55812), after its admission limits (PR #49445).</summary>
+    public static readonly string MaxNumQueuedRequests = MetricsContract.MetricCatalog.AdmissionRejections.EnumeratedLabels["reason"][0];
+
+    public static readonly string MaxNumQueuedTokens = MetricsContract.MetricCatalog.AdmissionRejections.EnumeratedLabels["reason"][1];
 
     private readonly ConcurrentDictionary<string, long> _counts = new() { [MaxNumQueuedRequests] = 0, [MaxNumQueuedTokens] = 0 };
 

@@ -55,7 +55,7 @@ public sealed record SpeculativeDecoding(Speculation.IDraftProposer Proposer, in
 /// <summary>The engine refused a request at the door; the API answers 503 with Retry-After.</summary>
 public sealed class EngineOverloadedException(string reason, string message) : Exception(message)
 {
-    /// <summary>max_num_queued_requests or max_num_queued_tokens: which limit was hit.</summary>
+    /// <summary>max_num_queued_reqs or max_num_queued_tokens (vLLM's reason values): which limit was hit.</summary>
     public string Reason { get; } = reason;
 }
 

@@ -519,7 +519,8 @@ public sealed partial class LlmEngine : IDisposable
             cache.SlotsInUse, _steps,
             blocks.TotalBlocks, blocks.UsedBlocks, blocks.CachedBlocks, blocks.FreeBlocks, cache.Prefixes.Count,
             _scheduler.PrefixQueries, _scheduler.PrefixHits, _scheduler.Preemptions,
-            _finishedCopy ??= new Dictionary<string, long>(_finished), _rejections.Counts, _scheduler.DeferredCount, cache.HeldCount, _paused, lora);
+            _finishedCopy ??= new Dictionary<string, long>(_finished), _rejections.Counts, _scheduler.DeferredCount, cache.HeldCount, _paused, lora,
+            _scheduler.WaitingTokens.Tokens, _scheduler.WaitingTokens.Uncached, _options.KvConnector is { Config.Consumes: true } ? _scheduler.KvFetches() : null);
     }
 
     private void Shutdown()

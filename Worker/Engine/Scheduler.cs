@@ -20,7 +20,7 @@ namespace Worker.Engine;
 /// </summary>
 internal sealed class Scheduler
 {
-    private readonly LinkedList<Sequence> _waiting = new();
+    private readonly WaitingQueue _waiting = new();
     private readonly List<Sequence> _running = [];
     private readonly KvCacheConfig _cacheConfig;
     private readonly SchedulerLimits _limits;
@@ -57,7 +57,7 @@ internal sealed class Scheduler
         }
         static string[] Names(IEnumerable<Sequence> sequences) =>
             sequences.Select(s => s.Request.Lora?.Name).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
-        return new LoraAdapterStates(Loras.MaxLoras, Names(_running.Concat(_receiving)), Names(_waiting),
+        return new LoraAdapterStates(Loras.MaxLoras, Names(_running.Concat(_receiving)), Names(_waiting.Sequences),
             Loras.Resident.Select(l => l.Name).Order(StringComparer.Ordinal).ToArray(), (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds);
     }
 
@@ -69,6 +69,16 @@ internal sealed class Scheduler
 
     /// <summary>Waiting while their prompt's KV is read from a producer.</summary>
     public int DeferredCount => _receiving.Count;
+
+    /// <summary>The waiting queue's depth in tokens, and in tokens its prefills must compute.</summary>
+    public (long Tokens, long Uncached) WaitingTokens => (_waiting.Tokens, _waiting.UncachedTokens);
+
+    /// <summary>Requests this consumer reads prompt KV for, by stage: the waiting ones counted as they queue, the pulls (at most one a slot) as they stand.</summary>
+    public KvFetchCounts KvFetches()
+    {
+        var handshake = _receiving.Count(s => s.Pull!.Stage == KvFetchStage.Handshake);
+        return new KvFetchCounts(_waiting.Pulls, handshake, _receiving.Count - handshake);
+    }
 
     public IReadOnlyList<Sequence> Running => _running;
 
@@ -97,7 +107,7 @@ internal sealed class Scheduler
         foreach (var sequence in request.Sequences)
         {
             sequence.Timeline.Queued = now;
-            _waiting.AddLast(sequence);
+            _waiting.Add(sequence, Cache.LocalHit(sequence).Hit, PullsPrompt(sequence));
         }
     }
 
@@ -425,7 +435,7 @@ internal sealed class Scheduler
         Cache.Release(sequence, keepCache: false);
         sequence.Timeline.Preemptions.Add(now);
         _stepCounts.Preemptions++;
-        _waiting.AddFirst(sequence);
+        _waiting.Add(sequence, Cache.LocalHit(sequence).Hit, pulls: false, first: true);
     }
 }
 

@@ -43,6 +43,9 @@ public sealed class Sequence
     /// <summary>On a producer: where the decode side reads this finished prefill's held KV (the response's kv_transfer_params).</summary>
     internal Dictionary<string, object?>? HeldKv { get; set; }
 
+    /// <summary>What it adds to the waiting queue's depth while it waits; null otherwise.</summary>
+    internal WaitingShare? Waiting { get; set; }
+
     public int OutputTokenCount => _tokens.Count - Request.PromptTokens.Length;
 
     public IReadOnlyList<int> OutputTokens => _tokens[Request.PromptTokens.Length..];

@@ -143,6 +143,10 @@ public sealed partial class EngineHost(
         if (kvTransfer is not null)
         {
             policy.Enable(MetricCondition.KvConnector);
+            if (kvTransfer.Consumes)
+            {
+                policy.Enable(MetricCondition.KvConsumer);
+            }
         }
         if (settings.EnableLora)
         {

@@ -7,6 +7,15 @@ namespace Worker.KvTransfer;
 
 /// <summary>How a pull ended: a completed read and its telemetry, or why there was none; and whether the producer heard that it may free its copy.</summary>
 /// <param name="Failure">Why the read failed (handshake refused, blocks expired, connection lost); null when it completed or none was needed.</param>
+/// <summary>Where a pull stands, for vllm:num_requests_kv_fetch_by_stage.</summary>
+internal enum KvFetchStage
+{
+    /// <summary>Connecting, comparing layouts, the read posted and not yet accepted.</summary>
+    Handshake,
+    /// <summary>The producer accepted the read; blocks are arriving (or the producer is being notified).</summary>
+    Transferring,
+}
+
 internal sealed record KvPullResult(bool Read, string? Failure, long Bytes, int Descriptors, double PostSeconds, double TransferSeconds, bool NotificationFailed);
 
 /// <summary>
@@ -45,6 +54,11 @@ internal sealed class KvPull
 
     public Task<KvPullResult> Completion { get; }
 
+    /// <summary>Written by the pull's thread, read by the engine's as it takes a snapshot.</summary>
+    public KvFetchStage Stage => (KvFetchStage)Volatile.Read(ref _stage);
+
+    private int _stage = (int)KvFetchStage.Handshake;
+
     /// <summary>Positions [start, end) of the slot the pull writes.</summary>
     public (int Start, int End) Positions => (_firstBlock * _layout.BlockSize, (_firstBlock + _blocks) * _layout.BlockSize);
 
@@ -80,6 +94,7 @@ internal sealed class KvPull
                 KvWire.Send(_socket, KvFrame.Read, new KvRead(_remote.RemoteRequestId!, ids, _loraName));
                 var bytes = KvWire.Expect(_socket, KvFrame.ReadOk).Deserialize<KvReadOk>(KvWire.Json)!.Bytes;
                 accepted = Stopwatch.GetTimestamp();
+                Volatile.Write(ref _stage, (int)KvFetchStage.Transferring);
                 if (bytes != _blocks * _layout.BlockBytes)
                 {
                     return Failed($"the producer offered {bytes} bytes for {_blocks} blocks of {_layout.BlockBytes}");

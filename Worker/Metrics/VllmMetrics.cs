@@ -66,8 +66,24 @@ public sealed class VllmMetrics : IEngineStatsSink
         meter.CreateObservableGauge(C.CacheConfigInfo.Name, () => state.CacheConfig is { } config
             ? [new Measurement<int>(1, CacheConfigLabels.For(config, policy))]
             : Array.Empty<Measurement<int>>());
-        meter.CreateObservableCounter(C.AdmissionRejections.Name, () =>
-            C.AdmissionRejections.EnumeratedLabels["reason"].Select(reason => Measure(state.Rejections(reason), ("reason", reason))));
+        var modelLabel = _labels[0];
+        meter.CreateObservableCounter(C.AdmissionRejections.Name, () => C.AdmissionRejections.EnumeratedLabels["reason"].Select(reason =>
+            new Measurement<long>(state.Rejections(reason), modelLabel, new KeyValuePair<string, object?>("reason", reason))));
+        meter.CreateObservableGauge(C.NumTokensWaiting.Name, () => Measure(state.Snapshot?.WaitingTokens ?? 0));
+        meter.CreateObservableGauge(C.NumUncachedTokensWaiting.Name, () => Measure(state.Snapshot?.WaitingUncachedTokens ?? 0));
+        if (policy.IsRegistered(C.NumRequestsKvFetchByStage))
+        {
+            meter.CreateObservableGauge(C.NumRequestsKvFetchByStage.Name, () =>
+            {
+                var fetching = state.Snapshot?.KvFetches;
+                return new[]
+                {
+                    Measure(fetching?.Queued ?? 0, ("stage", "queued")),
+                    Measure(fetching?.Handshake ?? 0, ("stage", "handshake")),
+                    Measure(fetching?.Transferring ?? 0, ("stage", "transferring")),
+                };
+            });
+        }
 
         _corrupted = Counter(meter, C.CorruptedRequests);
         _prefixQueries = Counter(meter, C.PrefixCacheQueries);
