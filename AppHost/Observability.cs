@@ -14,6 +14,9 @@ internal static class Observability
         # services it declares; do not edit. Locally, run-local-prometheus.sh writes the same jobs for the ports of a run.
         global:
           scrape_interval: 5s
+          evaluation_interval: 5s
+        rule_files:
+          - /etc/prometheus/rules.yml
         scrape_configs:
           - job_name: gateway
             static_configs:
@@ -26,7 +29,7 @@ internal static class Observability
 
     /// <summary>
     /// Prometheus and Grafana. Deployed (publish mode): the prom/prometheus and grafana containers, with the
-    /// config, datasource and dashboards in this folder. Locally: Debian's prometheus as an executable when it
+    /// config, the recording rules and alerts (<see cref="AlertRules"/>), datasource and dashboards in this folder. Locally: Debian's prometheus as an executable when it
     /// is installed (no Docker needed; --LocalPrometheus false skips it), scraping every service of this run.
     /// </summary>
     public static void AddPrometheusAndGrafana(this IDistributedApplicationBuilder builder,
@@ -39,8 +42,10 @@ internal static class Observability
             var output = builder.Configuration["PrometheusConfigOutput"] ?? Path.Combine(builder.AppHostDirectory, "prometheus", "prometheus.yml");
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
             File.WriteAllText(output, PrometheusConfig(gateway, workers));
+            File.WriteAllText(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, "rules.yml"), AlertRules.Generate(builder.Configuration));
             var prometheus = builder.AddContainer("prometheus", "prom/prometheus", "v3.5.0")
                 .WithBindMount("prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml", isReadOnly: true)
+                .WithBindMount("prometheus/rules.yml", "/etc/prometheus/rules.yml", isReadOnly: true)
                 .WithArgs("--config.file=/etc/prometheus/prometheus.yml", "--enable-feature=exemplar-storage", "--web.enable-otlp-receiver")
                 .WithHttpEndpoint(targetPort: 9090, name: "http");
             builder.AddContainer("grafana", "grafana/grafana", "12.1.0")
@@ -56,8 +61,12 @@ internal static class Observability
         {
             return;
         }
+        var rules = Path.Combine(Path.GetTempPath(), $"vellum-prometheus-{Environment.ProcessId}", "rules.yml");
+        Directory.CreateDirectory(Path.GetDirectoryName(rules)!);
+        File.WriteAllText(rules, AlertRules.Generate(builder.Configuration));
         var local = builder.AddExecutable("prometheus", "bash", builder.AppHostDirectory, "prometheus/run-local-prometheus.sh")
             .WithHttpEndpoint(env: "PROM_PORT", name: "http")
+            .WithEnvironment("RULES_FILE", rules)
             .WithHttpHealthCheck("/-/ready")
             .WithEnvironment("SCRAPE_GATEWAY", gateway.GetEndpoint("http").Property(EndpointProperty.HostAndPort))
             .ExcludeFromManifest();

@@ -318,6 +318,10 @@ public static class MetricCatalog
         "Workers the load-aware policy picked, by why: prefix (it most likely holds the prompt's prefix), load (the least loaded by its own fresh signals), least_in_flight (a signal was stale: fewest requests in flight from the gateway), only (one worker available).",
         ["reason"], MetricGroup.Gateway, LabelValues: Values("reason", "prefix", "load", "least_in_flight", "only"));
 
+    public static readonly MetricFamily GatewayAvailableWorkers = new("vellum_gateway_available_workers", MetricKind.Gauge,
+        "Workers the gateway can send requests to now, per cluster: destinations its active and passive health checks have not marked unhealthy. At zero the cluster answers 503.",
+        ["cluster"], MetricGroup.Gateway);
+
     public static IReadOnlyList<MetricFamily> Families { get; } =
     [
         NumRequestsRunning, NumRequestsWaiting, NumRequestsWaitingByReason, EngineSleepState, KvCacheUsage, CorruptedRequests,
@@ -336,7 +340,7 @@ public static class MetricCatalog
         GpuCacheUsagePerc, GpuPrefixCacheQueries, GpuPrefixCacheHits, TimePerOutputToken,
         WorkerUnhandledErrors,
         GatewayRequests, GatewayUpstreamTimeToFirstByte, GatewayRequestsInFlight, GatewayPrefillDecodeRequests, GatewayPrefillLegTime,
-        GatewayRetries, GatewayBrokenStreams, GatewayRoutingDecisions,
+        GatewayRetries, GatewayBrokenStreams, GatewayRoutingDecisions, GatewayAvailableWorkers,
     ];
 
     private static readonly Dictionary<string, MetricFamily> ByName = Families.ToDictionary(f => f.Name, StringComparer.Ordinal);

@@ -25,7 +25,8 @@ public sealed class GatewayMetrics
     /// Taken so that the provider listens before the zero series below are recorded: a measurement made before any
     /// listener is lost, and this class may be built early (the key gate's fleet lookup reaches YARP's state at start-up).
     /// </param>
-    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy, OpenTelemetry.Metrics.MeterProvider listening)
+    /// <param name="services">Where YARP's proxy state is read at each observation (it is built after this class may be).</param>
+    public GatewayMetrics(IMeterFactory meterFactory, MetricsPolicy policy, OpenTelemetry.Metrics.MeterProvider listening, IServiceProvider services)
     {
         _exemplars = policy.EnableExemplars;
         var meter = meterFactory.Create(C.VellumMeter);
@@ -37,6 +38,9 @@ public sealed class GatewayMetrics
         _retries = meter.CreateCounter<long>(C.GatewayRetries.Name, description: C.GatewayRetries.Description);
         _brokenStreams = meter.CreateCounter<long>(C.GatewayBrokenStreams.Name, description: C.GatewayBrokenStreams.Description);
         _routed = meter.CreateCounter<long>(C.GatewayRoutingDecisions.Name, description: C.GatewayRoutingDecisions.Description);
+        meter.CreateObservableGauge(C.GatewayAvailableWorkers.Name, () => services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>().GetClusters()
+            .Select(cluster => new Measurement<int>(cluster.DestinationsState.AvailableDestinations.Count, new KeyValuePair<string, object?>("cluster", cluster.ClusterId))),
+            description: C.GatewayAvailableWorkers.Description);
         foreach (var reason in C.GatewayRoutingDecisions.EnumeratedLabels["reason"])
         {
             _routed.Add(0, new KeyValuePair<string, object?>("reason", reason));

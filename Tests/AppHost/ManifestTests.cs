@@ -4,8 +4,8 @@ using Tests.Support;
 namespace Tests.AppHost;
 
 /// <summary>
-/// The committed deployment is what the AppHost publishes: aspire-manifest.json and the Prometheus configuration it
-/// writes from the services it declares (README, "Deployment", has the command that regenerates both).
+/// The committed deployment is what the AppHost publishes: aspire-manifest.json, the Prometheus configuration it
+/// writes from the services it declares, and the rules and alerts beside it (README, "Deployment", has the command that regenerates them).
 /// </summary>
 public class ManifestTests
 {
@@ -15,6 +15,7 @@ public class ManifestTests
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         var prometheusConfig = Path.Combine(Repository.Root, "AppHost", "prometheus", "prometheus.yml");
         var committedConfig = await File.ReadAllTextAsync(prometheusConfig, TestContext.Current.CancellationToken);
+        var committedRules = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "AppHost", "prometheus", "rules.yml"), TestContext.Current.CancellationToken);
         var folder = TestFolders.New("manifest");
         var fresh = Path.Combine(folder, "aspire-manifest.json");
         var freshConfig = Path.Combine(folder, "prometheus.yml");
@@ -28,6 +29,7 @@ public class ManifestTests
         Assert.Equal(committedConfig, await File.ReadAllTextAsync(prometheusConfig, TestContext.Current.CancellationToken));
         Assert.Equal(Resolved(Path.Combine(Repository.Root, "aspire-manifest.json")), Resolved(fresh));
         Assert.Equal(committedConfig, publishedConfig);
+        Assert.Equal(committedRules, await File.ReadAllTextAsync(Path.Combine(folder, "rules.yml"), TestContext.Current.CancellationToken));
     }
 
     /// <summary>The manifest with its relative paths (projects, bind mounts) made absolute: where it was written does not matter.</summary>

@@ -72,6 +72,8 @@ public class GatewayFaultTests
             using var response = await gateway.Client.PostJsonAsync("/v1/completions", new { prompt = "While a is down", max_tokens = 2 });
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+        // The gateway says how many workers it can route to, which alerting reads (VellumGatewayNoAvailableWorker at zero).
+        Assert.Equal(1, AvailableWorkers(await gateway.Client.MetricsUntilAsync(m => AvailableWorkers(m) == 1)));
 
         await using var restarted = await ServiceProcess.StartTinyWorkerAsync(port);
         var served = await Eventually.ReadUntilAsync(async () =>
@@ -81,7 +83,11 @@ public class GatewayFaultTests
             return await StepsAsync(restarted);
         }, steps => steps > 0, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(200));
         Assert.True(served > 0, "the restarted worker got no request through the gateway");
+        Assert.Equal(2, AvailableWorkers(await gateway.Client.MetricsUntilAsync(m => AvailableWorkers(m) == 2)));
     }
+
+    private static double AvailableWorkers(Dictionary<string, Family> metrics) =>
+        metrics["vellum_gateway_available_workers"].Value(("cluster", "workers"));
 
     [Fact]
     public async Task ARequestAWorkerRefusesWhileGoingDown_IsServedByAnotherWorker()

@@ -92,13 +92,20 @@ public sealed class PrometheusServer : IAsyncDisposable
     public static string Targets(AppHostFixture system, params string[] resources) =>
         string.Join(", ", resources.Select(r => system.App.GetEndpoint(r, "http")).Select(u => $"'{u.Host}:{u.Port}'"));
 
-    public static async Task<PrometheusServer> StartAsync(string binary, string targets, string extraArguments = "")
+    /// <param name="rules">Recording rules and alerts to evaluate every second, as YAML; none when null.</param>
+    public static async Task<PrometheusServer> StartAsync(string binary, string targets, string extraArguments = "", string? rules = null)
     {
         var directory = Directory.CreateDirectory(TestFolders.New("prometheus")).FullName;
         var config = Path.Combine(directory, "prometheus.yml");
+        if (rules is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "rules.yml"), rules);
+        }
         await File.WriteAllTextAsync(config, $"""
             global:
               scrape_interval: 1s
+              evaluation_interval: 1s
+            {(rules is null ? "" : "rule_files: [rules.yml]")}
             scrape_configs:
               - job_name: worker
                 scrape_interval: 1s
@@ -144,6 +151,17 @@ public sealed class PrometheusServer : IAsyncDisposable
         }, reading => satisfied(reading.Result), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
         Assert.True(satisfied(result), $"'{query}' never gave the expected result; last: {body}");
         return result;
+    }
+
+    /// <summary>The alerts Prometheus holds now (GET /api/v1/alerts): name, state (pending or firing) and labels.</summary>
+    public async Task<IReadOnlyList<(string Name, string State, Dictionary<string, string> Labels)>> AlertsAsync()
+    {
+        var alerts = JsonDocument.Parse(await _http.GetStringAsync("/api/v1/alerts")).RootElement.GetProperty("data").GetProperty("alerts");
+        return alerts.EnumerateArray().Select(alert =>
+        {
+            var labels = alert.GetProperty("labels").EnumerateObject().ToDictionary(l => l.Name, l => l.Value.GetString()!);
+            return (labels["alertname"], alert.GetProperty("state").GetString()!, labels);
+        }).ToArray();
     }
 
     public async ValueTask DisposeAsync()
