@@ -343,6 +343,16 @@ public static class MetricCatalog
         GatewayRetries, GatewayBrokenStreams, GatewayRoutingDecisions, GatewayAvailableWorkers,
     ];
 
+    /// <summary>
+    /// The load signals routers poll every 50 ms with name[] (the Gateway API Inference Extension's, AIBrix's, this
+    /// gateway's): served by a collection of these alone, so a poll does not pay for every family.
+    /// </summary>
+    public static IReadOnlyList<MetricFamily> LoadSignals { get; } =
+    [
+        NumRequestsRunning, NumRequestsWaiting, NumRequestsWaitingByReason, KvCacheUsage, GpuCacheUsagePerc, EngineSleepState,
+        NumTokensWaiting, NumUncachedTokensWaiting, LoraRequestsInfo, LoraResidentInfo,
+    ];
+
     private static readonly Dictionary<string, MetricFamily> ByName = Families.ToDictionary(f => f.Name, StringComparer.Ordinal);
 
     public static MetricFamily? Find(string instrumentName) => ByName.GetValueOrDefault(instrumentName);

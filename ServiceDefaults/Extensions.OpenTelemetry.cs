@@ -20,6 +20,7 @@ public static partial class Extensions
 
         var metricsPolicy = MetricsPolicy.From(builder.Configuration);
         builder.Services.AddSingleton(metricsPolicy);
+        builder.Services.AddSingleton<RouterView>();
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -39,11 +40,7 @@ public static partial class Extensions
         return builder;
     }
 
-    /// <summary>
-    /// The catalog's meters, their one view, exemplars when asked for, and the Prometheus exporter. Scope and
-    /// target-info labels are off so series carry exactly vLLM's labels; responses are not cached, because
-    /// routers poll every 50 ms and need the current gauges.
-    /// </summary>
+    /// <summary>The catalog's meters, their one view, exemplars when asked for, and the Prometheus exporter (<see cref="ScrapeEndpoint.ConfigureExporter"/>).</summary>
     private static MeterProviderBuilder AddCatalogMetrics(this MeterProviderBuilder metrics, MetricsPolicy policy) =>
         metrics
             .AddMeter(MetricCatalog.VllmMeter, MetricCatalog.VellumMeter)
@@ -53,12 +50,7 @@ public static partial class Extensions
                 deferred.AddView(instrument => CatalogView.Configure(instrument, policy, meterFactory));
             }))
             .SetExemplarFilter(policy.EnableExemplars ? ExemplarFilterType.AlwaysOn : ExemplarFilterType.AlwaysOff)
-            .AddPrometheusExporter(prometheus =>
-            {
-                prometheus.ScopeInfoEnabled = false;
-                prometheus.TargetInfoEnabled = false;
-                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
-            });
+            .AddPrometheusExporter(ScrapeEndpoint.ConfigureExporter);
 
     private static bool IsInfrastructurePath(string path) => IsInfrastructurePath(new Microsoft.AspNetCore.Http.PathString(path));
 

@@ -12,6 +12,7 @@ return args.FirstOrDefault() switch
     "kv-transfer" => await KvTransferBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "mixed-load" => await MixedLoadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "multi-turn" => await MultiTurnBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "exposition" => await ExpositionBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
 
@@ -31,6 +32,8 @@ static int Usage()
           vellum-bench long-prompt --base-url URL --model NAME [--streams 4] [--long-words 670] [--seed 1]
           vellum-bench kv-transfer --prefill-url URL --decode-url URL --model NAME [--prompt-words 100,300,700] [--rounds 3]
           vellum-bench multi-turn --base-url URL --model NAME --tokenize-url WORKER/tokenize [--chats 6] [--turns 4] [--question-words 40] [--output-len 16] [--seed 1]
+          vellum-bench exposition --base-url URL --pid WORKER_PID [--count 2000] [--filter NAME,NAME…] [--python /usr/bin/python3]
+                                (worker CPU per scrape from /proc: filtered poll, full page; prometheus_client on the same page)
           vellum-bench mixed-load --base-url URL --model NAME [--streams 4] [--output-len 300] [--long-prompts 6] [--long-words 500] [--interval-s 2]
         """);
     return 2;

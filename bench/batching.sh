@@ -14,7 +14,7 @@ build_and_model
 old_tree="$(mktemp -d)/before"
 git worktree add -q --detach "$old_tree" "$before"
 dotnet build -c Release "$old_tree/Worker" -v q -nologo >/dev/null
-old=$(cd "$old_tree" && { dotnet Worker/bin/Release/net10.0/Worker.dll --model "$model" --served-model-name small --urls http://127.0.0.1:8791 >/dev/null 2>&1 & echo $!; })
+old=$(run_worker "$old_tree" --model "$model" --served-model-name small --urls http://127.0.0.1:8791)
 new=$(start_worker 8792)
 trap 'kill $old $new 2>/dev/null || true; git worktree remove --force "$old_tree"' EXIT
 wait_healthy 8791 8792

@@ -2,18 +2,27 @@
 source "$(dirname "${BASH_SOURCE[0]}")/compare.sh"
 
 build_and_model() {
-  model="${MODEL_DIR:-$(mktemp -d)/small}"
+  model="$(realpath -m "${MODEL_DIR:-$(mktemp -d)/small}")"
   dotnet build -c Release Worker -v q -nologo >/dev/null
   dotnet build -c Release bench -v q -nologo >/dev/null
   [[ -f "$model/genai_config.json" ]] || dotnet Worker/bin/Release/net10.0/Worker.dll build-model --out "$model" --size small
   bench=bench/bin/Release/net10.0/vellum-bench
 }
 
+# run_worker [DIR] [flags…]: a worker from its build folder (the Release build of this tree, or of the tree DIR), in the
+# background; prints its pid. Its folder is its content root, as when it is deployed, so it reads its appsettings.json
+# (started elsewhere it would log every request at Information: a cost no deployment pays).
+run_worker() {
+  local tree=.
+  [[ -d "${1:-}" ]] && { tree=$1; shift; }
+  (cd "$tree/Worker/bin/Release/net10.0" && exec dotnet Worker.dll "$@" >/dev/null 2>&1) &
+  echo $!
+}
+
 # start_worker PORT [flags…]: starts a worker on the small model in the background and prints its pid.
 start_worker() {
   local port=$1; shift
-  dotnet Worker/bin/Release/net10.0/Worker.dll --model "$model" --served-model-name small --urls "http://127.0.0.1:$port" "$@" >/dev/null 2>&1 &
-  echo $!
+  run_worker --model "$model" --served-model-name small --urls "http://127.0.0.1:$port" "$@"
 }
 
 # A prompt seed no earlier run used (a 30-bit random number): its prompts are new to every prefix cache.

@@ -13,9 +13,8 @@ lora_model="${LORA_MODEL_DIR:-$(dirname "$model")/small-lora}"
   --lora a1 --lora a2 --lora a3 --lora a4 >/dev/null
 lora_port="${PORT:-8767}"; plain_port=$((lora_port + 1))
 modules=$(for a in a1 a2 a3 a4; do printf '%s=%s ' "$a" "$lora_model/lora/$a"; done)
-dotnet Worker/bin/Release/net10.0/Worker.dll --model "$lora_model" --served-model-name small --urls "http://127.0.0.1:$lora_port" \
-  --enable-lora --max-loras 4 --lora-modules $modules >/dev/null 2>&1 &
-lora_worker=$!
+lora_worker=$(run_worker --model "$lora_model" --served-model-name small --urls "http://127.0.0.1:$lora_port" \
+  --enable-lora --max-loras 4 --lora-modules $modules)
 plain_worker=$(start_worker "$plain_port")
 trap 'kill $lora_worker $plain_worker 2>/dev/null || true' EXIT
 wait_healthy "$lora_port" "$plain_port"

@@ -14,12 +14,7 @@ public static class Exposition
 {
     public static string Rewrite(string scrape, bool openMetrics, IReadOnlyList<EagerHistogramSeries> eager, IReadOnlySet<string>? names)
     {
-        // The common case, a full scrape once every histogram has been observed, leaves the page as it is.
         var emptyExemplars = openMetrics && scrape.Contains(EmptyExemplar, StringComparison.Ordinal);
-        if (names is null && !emptyExemplars && eager.All(series => scrape.Contains(CountSample(series), StringComparison.Ordinal)))
-        {
-            return scrape;
-        }
         var (blocks, eof) = Split(scrape);
         AddMissingZeroSeries(blocks, eager, openMetrics);
         var output = new StringBuilder(scrape.Length + 1024);
@@ -42,6 +37,100 @@ public static class Exposition
     }
 
     private const string EmptyExemplar = " # {} ";
+
+    /// <summary>The eager series of the families asked for: built for the others, they would be dropped again.</summary>
+    public static IReadOnlyList<EagerHistogramSeries> AskedOf(IReadOnlyList<EagerHistogramSeries> eager, IReadOnlySet<string> names) =>
+        eager.Count == 0 ? eager : eager.Where(series => Asked(series.Family, names)).ToArray();
+
+    /// <summary>A histogram family asked for by its name or one of its sample names.</summary>
+    private static bool Asked(MetricFamily family, IReadOnlySet<string> names) =>
+        names.Contains(family.Name) || names.Contains(family.Name + "_bucket") || names.Contains(family.Name + "_sum") || names.Contains(family.Name + "_count");
+
+    /// <summary>
+    /// The families of a page that were asked for, in one pass over its bytes: a family's lines (its # TYPE, # HELP and
+    /// # UNIT lines and its samples) are kept when its name or one of its sample names is asked; # EOF stays.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Filter(ReadOnlyMemory<byte> page, IReadOnlySet<string> names)
+    {
+        var span = page.Span;
+        var output = new byte[page.Length];
+        var written = 0;
+        var (blockStart, keep) = (0, false);
+        Range family = default, sample = default; // the current block's family and its last sample name, within the page
+        for (var at = 0; at < span.Length;)
+        {
+            var length = span[at..].IndexOf((byte)'\n') is var newline and >= 0 ? newline + 1 : span.Length - at;
+            var line = span.Slice(at, length).TrimEnd((byte)'\n');
+            bool? newBlockKept = null;
+            if (line.StartsWith("# TYPE "u8) || line.StartsWith("# HELP "u8) || line.StartsWith("# UNIT "u8))
+            {
+                var name = NameIn(line[7..], at + 7);
+                if (!span[name].SequenceEqual(span[family]))
+                {
+                    (family, sample) = (name, default);
+                    newBlockKept = Asked(span[name], names);
+                }
+            }
+            else if (line.SequenceEqual("# EOF"u8))
+            {
+                newBlockKept = true;
+            }
+            else if (line.Length > 0 && !keep && NameIn(line, at) is var name && !span[name].SequenceEqual(span[sample]))
+            {
+                sample = name;
+                keep = Asked(span[name], names);
+            }
+            if (newBlockKept is { } kept)
+            {
+                written += CopyIf(keep, span[blockStart..at], output.AsSpan(written));
+                (blockStart, keep) = (at, kept);
+            }
+            at += length;
+        }
+        written += CopyIf(keep, span[blockStart..], output.AsSpan(written));
+        return output.AsMemory(0, written);
+    }
+
+    /// <summary>The metric or sample name at the start of <paramref name="text"/> (up to '{' or ' '), as a range of the page.</summary>
+    private static Range NameIn(ReadOnlySpan<byte> text, int offset) =>
+        new(offset, offset + (text.IndexOfAny((byte)'{', (byte)' ') is var end and >= 0 ? end : text.Length));
+
+    private static bool Asked(ReadOnlySpan<byte> name, IReadOnlySet<string> names) => names.Contains(Encoding.UTF8.GetString(name));
+
+    private static int CopyIf(bool keep, ReadOnlySpan<byte> block, Span<byte> destination)
+    {
+        if (!keep)
+        {
+            return 0;
+        }
+        block.CopyTo(destination);
+        return block.Length;
+    }
+
+    /// <summary>
+    /// An OpenMetrics page less its empty exemplars, in one pass over its bytes: the page itself when it has none (the
+    /// common case without --enable-exemplars), else a copy with each " # {} …" cut to the end of its line.
+    /// </summary>
+    public static ReadOnlyMemory<byte> WithoutEmptyExemplars(ReadOnlyMemory<byte> page)
+    {
+        var marker = " # {} "u8;
+        var rest = page.Span;
+        if (rest.IndexOf(marker) < 0)
+        {
+            return page;
+        }
+        var output = new byte[page.Length];
+        var written = 0;
+        while (rest.IndexOf(marker) is var at and >= 0)
+        {
+            rest[..at].CopyTo(output.AsSpan(written));
+            written += at;
+            var lineEnd = rest[at..].IndexOf((byte)'\n');
+            rest = lineEnd < 0 ? [] : rest[(at + lineEnd)..];
+        }
+        rest.CopyTo(output.AsSpan(written));
+        return output.AsMemory(0, written + rest.Length);
+    }
 
     private sealed class Block(string family)
     {
@@ -84,13 +173,13 @@ public static class Exposition
         return (blocks, eof);
     }
 
-    private static void AddMissingZeroSeries(List<Block> blocks, IReadOnlyList<EagerHistogramSeries> eager, bool openMetrics)
+    private static void AddMissingZeroSeries(List<Block> blocks, IEnumerable<EagerHistogramSeries> eager, bool openMetrics)
     {
         foreach (var series in eager)
         {
             var name = series.Family.Name;
             var labels = Labels(series.Labels, le: null);
-            var countSample = CountSample(series);
+            var countSample = CountSample(series.Family, series.Labels);
             var block = blocks.FirstOrDefault(b => b.Family == name);
             if (block is null)
             {
@@ -113,7 +202,8 @@ public static class Exposition
         }
     }
 
-    private static string CountSample(EagerHistogramSeries series) => $"{series.Family.Name}_count{Labels(series.Labels, le: null)} ";
+    /// <summary>The start of a histogram series' _count line, as OpenTelemetry writes it in both formats.</summary>
+    public static string CountSample(MetricFamily family, IReadOnlyDictionary<string, string> labels) => $"{family.Name}_count{Labels(labels, le: null)} ";
 
     /// <summary>Labels sorted by name with le last, as OpenTelemetry's exporter writes them.</summary>
     private static string Labels(IReadOnlyDictionary<string, string> labels, string? le)

@@ -13,7 +13,7 @@ public sealed class MetricsPolicy
     public const string Section = "Metrics";
 
     private readonly HashSet<MetricCondition> _enabled = [MetricCondition.Always];
-    private readonly List<EagerHistogramSeries> _eagerHistograms = [];
+    private EagerHistogramSeries[] _pendingEagerHistograms = [];
     private readonly Lock _lock = new();
 
     /// <summary>--enable-exemplars: request ids (and trace ids) travel with measurements as exemplars.</summary>
@@ -132,19 +132,38 @@ public sealed class MetricsPolicy
     {
         lock (_lock)
         {
-            _eagerHistograms.Add(new EagerHistogramSeries(family, labels, BoundsOf(family)));
+            _pendingEagerHistograms = [.. _pendingEagerHistograms, new EagerHistogramSeries(family, labels, BoundsOf(family))];
         }
     }
 
-    public IReadOnlyList<EagerHistogramSeries> EagerHistograms
+    /// <summary>The eager series no full page has rendered yet.</summary>
+    public IReadOnlyList<EagerHistogramSeries> PendingEagerHistograms => Volatile.Read(ref _pendingEagerHistograms);
+
+    /// <summary>
+    /// The eager series a full page lacks. A series the page has is never looked for again: OpenTelemetry keeps a series
+    /// once it exists (cumulative), so once every histogram has been observed a scrape looks for nothing.
+    /// </summary>
+    public IReadOnlyList<EagerHistogramSeries> EagerHistogramsMissingFrom(ReadOnlySpan<byte> fullPage)
     {
-        get
+        var pending = PendingEagerHistograms;
+        if (pending.Count == 0)
         {
-            lock (_lock)
+            return pending;
+        }
+        var missing = new List<EagerHistogramSeries>(pending.Count);
+        foreach (var series in pending)
+        {
+            if (fullPage.IndexOf(series.CountSample) < 0)
             {
-                return _eagerHistograms.ToArray();
+                missing.Add(series);
             }
         }
+        lock (_lock)
+        {
+            // Only what this page rendered leaves; series added meanwhile stay.
+            _pendingEagerHistograms = _pendingEagerHistograms.Where(s => missing.Contains(s) || !pending.Contains(s)).ToArray();
+        }
+        return missing;
     }
 }
 
@@ -161,4 +180,8 @@ public enum MetricStability
     Removed,
 }
 
-public sealed record EagerHistogramSeries(MetricFamily Family, IReadOnlyDictionary<string, string> Labels, double[] Bounds);
+public sealed record EagerHistogramSeries(MetricFamily Family, IReadOnlyDictionary<string, string> Labels, double[] Bounds)
+{
+    /// <summary>The start of its _count line, in bytes: how a rendered page is searched for it.</summary>
+    public byte[] CountSample { get; } = System.Text.Encoding.UTF8.GetBytes(Exposition.CountSample(Family, Labels));
+}

@@ -2,8 +2,9 @@ using System.IO.Compression;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
-using MetricsContract;
+using OpenTelemetry.Exporter;
 
 namespace ServiceDefaults.Metrics;
 
@@ -12,16 +13,38 @@ public static class ScrapeEndpoint
     public const string Path = "/metrics";
 
     /// <summary>
-    /// /metrics through OpenTelemetry's Prometheus exporter, which negotiates the format from Accept (OpenMetrics
-    /// for Prometheus and anyone asking; the classic text format otherwise). Around it: name[] filtering, so a
-    /// router polling two gauges every 50 ms gets two families, and the eager zero histogram series.
+    /// Scope and target-info labels off, so series carry exactly vLLM's labels; no response cache, because routers poll
+    /// every 50 ms and need the current gauges (concurrent scrapes still share one collection: the exporter's own).
+    /// </summary>
+    public static void ConfigureExporter(PrometheusAspNetCoreOptions prometheus)
+    {
+        prometheus.ScopeInfoEnabled = false;
+        prometheus.TargetInfoEnabled = false;
+        prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+    }
+
+    /// <summary>The families a scrape asks for with name[]; null when it asks for the whole page.</summary>
+    public static IReadOnlySet<string>? AskedNames(HttpContext http) =>
+        http.Request.Query["name[]"] is { Count: > 0 } asked ? asked.Where(n => n is not null).Select(n => n!).ToHashSet(StringComparer.Ordinal) : null;
+
+    /// <summary>
+    /// /metrics through OpenTelemetry's Prometheus exporter, which negotiates the format from Accept (OpenMetrics for
+    /// Prometheus and anyone asking; the classic text format otherwise). A name[] poll of load signals only is answered
+    /// by the <see cref="RouterView"/>'s exporter, collecting those alone; any other by the full one. Around both: name[]
+    /// filtering, and the full page passed through as the exporter wrote it, bar the eager zero histogram series it
+    /// lacks until their first observation and empty exemplars.
     /// </summary>
     public static WebApplication MapMetricsEndpoint(this WebApplication app)
     {
         var policy = app.Services.GetRequiredService<MetricsPolicy>();
         app.UseWhen(http => http.Request.Path == Path, branch => branch.Use(async (http, next) =>
         {
-            // The exporter would gzip for Prometheus; it must write plain text here, to be edited, and is compressed after.
+            // Scrapes are not requests to measure (vLLM's HTTP metrics exclude /metrics too), and recording them costs a poll.
+            if (http.Features.Get<IHttpMetricsTagsFeature>() is { } metricsTags)
+            {
+                metricsTags.MetricsDisabled = true;
+            }
+            // The exporter would gzip for Prometheus; it must write plain text here, to be checked, and is compressed after.
             var gzip = http.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
             http.Request.Headers.AcceptEncoding = default;
             var original = http.Response.Body;
@@ -36,26 +59,44 @@ public static class ScrapeEndpoint
                 http.Response.Body = original;
             }
 
-            var names = http.Request.Query["name[]"] is { Count: > 0 } asked ? asked.Where(n => n is not null).Select(n => n!).ToHashSet(StringComparer.Ordinal) : null;
-            var rendered = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+            var page = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
             if (http.Response.StatusCode == StatusCodes.Status200OK)
             {
                 var openMetrics = http.Response.ContentType?.StartsWith("application/openmetrics-text", StringComparison.Ordinal) == true;
-                rendered = Exposition.Rewrite(rendered, openMetrics, policy.EagerHistograms, names);
+                page = Finish(page, openMetrics, AskedNames(http), policy);
             }
-            http.Response.ContentLength = null;
             if (gzip)
             {
+                http.Response.ContentLength = null;
                 http.Response.Headers.ContentEncoding = "gzip";
                 await using var compressed = new GZipStream(http.Response.Body, CompressionLevel.Fastest, leaveOpen: true);
-                await compressed.WriteAsync(Encoding.UTF8.GetBytes(rendered), http.RequestAborted);
+                await compressed.WriteAsync(page, http.RequestAborted);
             }
             else
             {
-                await http.Response.WriteAsync(rendered, http.RequestAborted);
+                http.Response.ContentLength = page.Length;
+                await http.Response.Body.WriteAsync(page, http.RequestAborted);
             }
         }));
+        var routerView = app.Services.GetRequiredService<RouterView>();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(routerView.Provider, RouterView.Serves, path: null, configureBranchedPipeline: null, optionsName: null);
         app.MapPrometheusScrapingEndpoint(Path);
         return app;
+    }
+
+    /// <summary>
+    /// The page as served: the exporter's bytes, filtered to the families asked for, less empty exemplars, in a pass over
+    /// them. Only while a family served still lacks its eager zero series (until its first observation: OpenTelemetry
+    /// keeps a series once it exists) is the page parsed and edited.
+    /// </summary>
+    private static ReadOnlyMemory<byte> Finish(ReadOnlyMemory<byte> page, bool openMetrics, IReadOnlySet<string>? names, MetricsPolicy policy)
+    {
+        var missing = names is null ? policy.EagerHistogramsMissingFrom(page.Span) : Exposition.AskedOf(policy.PendingEagerHistograms, names);
+        if (missing.Count > 0)
+        {
+            return Encoding.UTF8.GetBytes(Exposition.Rewrite(Encoding.UTF8.GetString(page.Span), openMetrics, missing, names));
+        }
+        var served = names is null ? page : Exposition.Filter(page, names);
+        return openMetrics ? Exposition.WithoutEmptyExemplars(served) : served;
     }
 }

@@ -77,6 +77,26 @@ public class MetricsExpositionTests(DedicatedWorkerFixture fixture) : IClassFixt
             families.Keys.Order(StringComparer.Ordinal));
     }
 
+    /// <summary>A poll of load signals alone is answered by a collection of those alone (ServiceDefaults' RouterView): the same series, the same values.</summary>
+    [Fact]
+    public async Task ARoutersPollOfLoadSignals_AnswersWhatTheFullPageSays()
+    {
+        using var client = fixture.Worker.CreateClient();
+        var asked = C.LoadSignals.Where(f => f.Condition == MetricCondition.Always && f.Deprecated is null).Select(f => f.ExposedName).ToArray();
+
+        var polled = await client.MetricsAsync("?" + string.Join('&', asked.Select(name => "name[]=" + Uri.EscapeDataString(name))));
+        var full = await client.MetricsAsync();
+
+        Assert.Equal(asked.Order(StringComparer.Ordinal), polled.Keys.Order(StringComparer.Ordinal));
+        foreach (var (name, family) in polled)
+        {
+            Assert.Equal(full[name].Type, family.Type);
+            Assert.Equal(Series(full[name]), Series(family));
+        }
+        static string[] Series(Family family) => family.Samples
+            .Select(s => s.Name + "{" + string.Join(',', s.Labels.OrderBy(l => l.Key).Select(l => $"{l.Key}={l.Value}")) + "} " + s.Value).Order().ToArray();
+    }
+
     [Fact]
     public async Task NameFilter_InOpenMetrics_KeepsTheEndMarker()
     {
