@@ -11,9 +11,7 @@ rounds="${ROUNDS:-3}"
 before="${BEFORE:-4b21523}"
 source bench/lib.sh
 build_and_model
-old_tree="$(mktemp -d)/before"
-git worktree add -q --detach "$old_tree" "$before"
-dotnet build -c Release "$old_tree/Worker" -v q -nologo >/dev/null
+old_tree=$(before_tree "$before")
 old=$(run_worker "$old_tree" --model "$model" --served-model-name small --urls http://127.0.0.1:8791)
 new=$(start_worker 8792)
 trap 'kill $old $new 2>/dev/null || true; git worktree remove --force "$old_tree"' EXIT

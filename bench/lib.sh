@@ -19,6 +19,15 @@ run_worker() {
   echo $!
 }
 
+# before_tree REV: a Release build of commit REV in a worktree of its own (remove it with git worktree remove); prints its path.
+before_tree() {
+  local tree
+  tree="$(mktemp -d)/before"
+  git worktree add -q --detach "$tree" "$1"
+  dotnet build -c Release "$tree/Worker" -v q -nologo >/dev/null
+  echo "$tree"
+}
+
 # start_worker PORT [flags…]: starts a worker on the small model in the background and prints its pid.
 start_worker() {
   local port=$1; shift

@@ -12,9 +12,9 @@ namespace ServiceDefaults.Metrics;
 /// </summary>
 public static class Exposition
 {
+    /// <summary>Adds the eager zero series the page lacks, and keeps the families asked for (all when <paramref name="names"/> is null).</summary>
     public static string Rewrite(string scrape, bool openMetrics, IReadOnlyList<EagerHistogramSeries> eager, IReadOnlySet<string>? names)
     {
-        var emptyExemplars = openMetrics && scrape.Contains(EmptyExemplar, StringComparison.Ordinal);
         var (blocks, eof) = Split(scrape);
         AddMissingZeroSeries(blocks, eager, openMetrics);
         var output = new StringBuilder(scrape.Length + 1024);
@@ -24,8 +24,7 @@ public static class Exposition
             {
                 foreach (var line in block.Lines)
                 {
-                    var exemplarAt = emptyExemplars ? line.IndexOf(EmptyExemplar, StringComparison.Ordinal) : -1;
-                    output.Append(exemplarAt < 0 ? line : line[..exemplarAt]).Append('\n');
+                    output.Append(line).Append('\n');
                 }
             }
         }
@@ -35,8 +34,6 @@ public static class Exposition
         }
         return output.ToString();
     }
-
-    private const string EmptyExemplar = " # {} ";
 
     /// <summary>The eager series of the families asked for: built for the others, they would be dropped again.</summary>
     public static IReadOnlyList<EagerHistogramSeries> AskedOf(IReadOnlyList<EagerHistogramSeries> eager, IReadOnlySet<string> names) =>

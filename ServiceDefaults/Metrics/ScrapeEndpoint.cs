@@ -92,11 +92,9 @@ public static class ScrapeEndpoint
     private static ReadOnlyMemory<byte> Finish(ReadOnlyMemory<byte> page, bool openMetrics, IReadOnlySet<string>? names, MetricsPolicy policy)
     {
         var missing = names is null ? policy.EagerHistogramsMissingFrom(page.Span) : Exposition.AskedOf(policy.PendingEagerHistograms, names);
-        if (missing.Count > 0)
-        {
-            return Encoding.UTF8.GetBytes(Exposition.Rewrite(Encoding.UTF8.GetString(page.Span), openMetrics, missing, names));
-        }
-        var served = names is null ? page : Exposition.Filter(page, names);
+        ReadOnlyMemory<byte> served = missing.Count > 0
+            ? Encoding.UTF8.GetBytes(Exposition.Rewrite(Encoding.UTF8.GetString(page.Span), openMetrics, missing, names))
+            : names is null ? page : Exposition.Filter(page, names);
         return openMetrics ? Exposition.WithoutEmptyExemplars(served) : served;
     }
 }

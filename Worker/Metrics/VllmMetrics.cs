@@ -69,8 +69,6 @@ public sealed class VllmMetrics : IEngineStatsSink
         var modelLabel = _labels[0];
         meter.CreateObservableCounter(C.AdmissionRejections.Name, () => C.AdmissionRejections.EnumeratedLabels["reason"].Select(reason =>
             new Measurement<long>(state.Rejections(reason), modelLabel, new KeyValuePair<string, object?>("reason", reason))));
-        meter.CreateObservableGauge(C.NumTokensWaiting.Name, () => Measure(state.Snapshot?.WaitingTokens ?? 0));
-        meter.CreateObservableGauge(C.NumUncachedTokensWaiting.Name, () => Measure(state.Snapshot?.WaitingUncachedTokens ?? 0));
         if (policy.IsRegistered(C.NumRequestsKvFetchByStage))
         {
             meter.CreateObservableGauge(C.NumRequestsKvFetchByStage.Name, () =>
@@ -142,6 +140,8 @@ public sealed class VllmMetrics : IEngineStatsSink
         _nixlFailedNotifications = Counter(meter, C.NixlNumFailedNotifications);
         _nixlExpired = Counter(meter, C.NixlNumKvExpiredReqs);
         var projectMeter = meterFactory.Create(C.VellumMeter);
+        projectMeter.CreateObservableGauge(C.NumTokensWaiting.Name, () => Measure(state.Snapshot?.WaitingTokens ?? 0));
+        projectMeter.CreateObservableGauge(C.NumUncachedTokensWaiting.Name, () => Measure(state.Snapshot?.WaitingUncachedTokens ?? 0));
         if (policy.IsRegistered(C.LoraRequestsInfo))
         {
             // Synchronous gauges: each label set keeps the time it was last set, as prometheus_client's children do.
