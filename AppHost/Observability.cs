@@ -57,13 +57,14 @@ internal static class Observability
             return;
         }
 
+        var rulesText = AlertRules.Generate(builder.Configuration); // a bad SLO setting stops the run, Prometheus or not
         if (!builder.Configuration.GetValue("LocalPrometheus", true) || !File.Exists("/usr/bin/prometheus"))
         {
             return;
         }
         var rules = Path.Combine(Path.GetTempPath(), $"vellum-prometheus-{Environment.ProcessId}", "rules.yml");
         Directory.CreateDirectory(Path.GetDirectoryName(rules)!);
-        File.WriteAllText(rules, AlertRules.Generate(builder.Configuration));
+        File.WriteAllText(rules, rulesText);
         var local = builder.AddExecutable("prometheus", "bash", builder.AppHostDirectory, "prometheus/run-local-prometheus.sh")
             .WithHttpEndpoint(env: "PROM_PORT", name: "http")
             .WithEnvironment("RULES_FILE", rules)
