@@ -32,18 +32,42 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Starts Gateway.dll (built with the AppHost the tests reference) with the given configuration arguments.</summary>
     public static Task<ServiceProcess> StartGatewayAsync(string arguments) => StartAsync("Gateway", arguments, Processes.FreeTcpPort(), []);
 
-    private static async Task<ServiceProcess> StartAsync(string project, string arguments, int port, (string Name, string Value)[] environment)
+    /// <summary>Runs Worker.dll to its end (one that should not start): its exit code and what it wrote; it fails a worker still running after 60 s.</summary>
+    public static async Task<(int ExitCode, string Output)> RunWorkerAsync(string arguments)
+    {
+        var process = Process.Start(StartInfo("Worker", arguments))!;
+        try
+        {
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            var exited = await Task.WhenAny(process.WaitForExitAsync(TestContext.Current.CancellationToken), Task.Delay(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
+            Assert.True(process.HasExited, "the worker is still running after 60 s");
+            await exited;
+            return (process.ExitCode, await output + await error);
+        }
+        finally
+        {
+            await Processes.StopAsync(process);
+        }
+    }
+
+    /// <summary>The service's dll from the build the tests run in, with its own folder as content root: it reads its appsettings.json as when it is deployed.</summary>
+    private static ProcessStartInfo StartInfo(string project, string arguments)
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<configuration>/net10.0
         var output = Path.Combine(Repository.Root, project, "bin", configuration, "net10.0");
-        var address = new Uri($"http://127.0.0.1:{port}");
-        // Its own folder as content root: the service reads its appsettings.json as when it is deployed.
-        var start = new ProcessStartInfo("dotnet", $"\"{Path.Combine(output, project + ".dll")}\" {arguments} --urls {address}")
+        return new ProcessStartInfo("dotnet", $"\"{Path.Combine(output, project + ".dll")}\" {arguments}")
         {
             WorkingDirectory = output,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+    }
+
+    private static async Task<ServiceProcess> StartAsync(string project, string arguments, int port, (string Name, string Value)[] environment)
+    {
+        var address = new Uri($"http://127.0.0.1:{port}");
+        var start = StartInfo(project, $"{arguments} --urls {address}");
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
