@@ -43,6 +43,19 @@ public partial class AlertRulesTests
         });
     }
 
+    [GeneratedRegex(@"^\s+- record: (\S+)$", RegexOptions.Multiline)]
+    private static partial Regex RecordName();
+
+    [Fact]
+    public void EveryRecordingRule_HasAUnitTestOfItsValue()
+    {
+        var tests = File.ReadAllText(Path.Combine(Folder, "rules.test.yml"));
+        var records = RecordName().Matches(File.ReadAllText(Path.Combine(Folder, "rules.yml"))).Select(m => m.Groups[1].Value).ToArray();
+
+        Assert.Equal(22, records.Length);
+        Assert.All(records, record => Assert.Matches($@"- expr: {Regex.Escape(record)}(\{{[^}}]*\}})?\n\s+eval_time: \S+\n\s+exp_samples:\n\s+- labels: '{Regex.Escape(record)}", tests));
+    }
+
     [Fact]
     public void TheTtftSlo_IsASetting_CountedAtItsBucketBound()
     {
