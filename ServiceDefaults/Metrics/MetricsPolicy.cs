@@ -158,10 +158,13 @@ public sealed class MetricsPolicy
                 missing.Add(series);
             }
         }
-        lock (_lock)
+        if (missing.Count < pending.Count)
         {
-            // Only what this page rendered leaves; series added meanwhile stay.
-            _pendingEagerHistograms = _pendingEagerHistograms.Where(s => missing.Contains(s) || !pending.Contains(s)).ToArray();
+            lock (_lock)
+            {
+                // Only what this page rendered leaves; series added meanwhile stay.
+                _pendingEagerHistograms = _pendingEagerHistograms.Where(s => missing.Contains(s) || !pending.Contains(s)).ToArray();
+            }
         }
         return missing;
     }
