@@ -21,7 +21,7 @@ internal static class AlertRules
     {
         var (threshold, objective) = Slo(configuration);
         var budget = Number(1 - objective);
-        var le = OpenMetricsBound(threshold);
+        var le = Buckets.FormatBound(threshold, openMetrics: true); // as Prometheus stores it, having scraped OpenMetrics
         var windows = FastBurns.Concat(SlowBurns).SelectMany(b => new[] { b.Short, b.Long }).Distinct().OrderBy(Seconds).ToArray();
         var rules = new List<string>
         {
@@ -120,13 +120,6 @@ internal static class AlertRules
         rules.Add("        annotations:");
         rules.Add($"          summary: \"{summary.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
         rules.Add($"          runbook_url: \"README.md#{name.ToLowerInvariant()}\"");
-    }
-
-    /// <summary>How Prometheus stores a bound it scraped as OpenMetrics (what it asks for): canonical, 1 as 1.0.</summary>
-    private static string OpenMetricsBound(double bound)
-    {
-        var text = Number(bound);
-        return text.Contains('.') || text.Contains('E') ? text : text + ".0";
     }
 
     private static string Number(double value) => Math.Round(value, 10).ToString("R", CultureInfo.InvariantCulture);

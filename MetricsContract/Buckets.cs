@@ -7,6 +7,16 @@ public abstract record Buckets
 
     public static Buckets Fixed(params double[] bounds) => new FixedBuckets(bounds);
 
+    /// <summary>
+    /// A bound as an le label value: OpenMetrics canonically (1.0, 2560.0), the classic format as the shortest number
+    /// (1, 2560). Prometheus stores what it scraped as OpenMetrics, which it asks for, in the first form.
+    /// </summary>
+    public static string FormatBound(double bound, bool openMetrics)
+    {
+        var text = bound.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        return openMetrics && !text.Contains('.') && !text.Contains('E') ? text + ".0" : text;
+    }
+
     /// <summary>vLLM's build_1_2_5_buckets(max_model_len): 1, 2, 5, 10, 20, 50, … while ≤ max; the cap itself is not added.</summary>
     public static readonly Buckets OneTwoFive = new OneTwoFiveBuckets();
 

@@ -191,7 +191,7 @@ public static class Exposition
             }
             foreach (var bound in series.Bounds)
             {
-                block.Lines.Add($"{name}_bucket{Labels(series.Labels, FormatBound(bound, openMetrics))} 0");
+                block.Lines.Add($"{name}_bucket{Labels(series.Labels, Buckets.FormatBound(bound, openMetrics))} 0");
             }
             block.Lines.Add($"{name}_bucket{Labels(series.Labels, "+Inf")} 0");
             block.Lines.Add($"{name}_sum{labels} 0");
@@ -211,13 +211,6 @@ public static class Exposition
             pairs.Add($"le=\"{le}\"");
         }
         return pairs.Count == 0 ? "" : "{" + string.Join(',', pairs) + "}";
-    }
-
-    /// <summary>OpenMetrics writes bounds canonically (1.0, 2560.0); the classic format as the shortest number (1, 2560).</summary>
-    private static string FormatBound(double bound, bool openMetrics)
-    {
-        var text = bound.ToString("R", CultureInfo.InvariantCulture);
-        return openMetrics && !text.Contains('.') && !text.Contains('E') ? text + ".0" : text;
     }
 
     private static string EscapeLabel(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");

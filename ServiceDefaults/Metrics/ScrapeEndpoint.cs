@@ -23,9 +23,19 @@ public static class ScrapeEndpoint
         prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
     }
 
-    /// <summary>The families a scrape asks for with name[]; null when it asks for the whole page.</summary>
-    public static IReadOnlySet<string>? AskedNames(HttpContext http) =>
-        http.Request.Query["name[]"] is { Count: > 0 } asked ? asked.Where(n => n is not null).Select(n => n!).ToHashSet(StringComparer.Ordinal) : null;
+    /// <summary>The families a scrape asks for with name[]; null when it asks for the whole page. Read once a request (the router view's test and the filter both ask).</summary>
+    public static IReadOnlySet<string>? AskedNames(HttpContext http)
+    {
+        if (http.Items.TryGetValue(AskedNamesKey, out var known))
+        {
+            return (IReadOnlySet<string>?)known;
+        }
+        var names = http.Request.Query["name[]"] is { Count: > 0 } asked ? asked.Where(n => n is not null).Select(n => n!).ToHashSet(StringComparer.Ordinal) : null;
+        http.Items[AskedNamesKey] = names;
+        return names;
+    }
+
+    private const string AskedNamesKey = "vellum.metrics.asked_names";
 
     /// <summary>
     /// /metrics through OpenTelemetry's Prometheus exporter, which negotiates the format from Accept (OpenMetrics for
