@@ -44,6 +44,12 @@ public abstract record Buckets
     /// <summary>One speculative round on CPU or GPU: from a fraction of a millisecond to a second.</summary>
     public static readonly Buckets SpeculationRound = Fixed(0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0);
 
+    /// <summary>Compiling a grammar: from tens of microseconds (a choice) to a second (a large schema over a large vocabulary).</summary>
+    public static readonly Buckets GrammarCompile = Fixed(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0);
+
+    /// <summary>Masking one row's logits: microseconds when the state's mask is cached, milliseconds when first met over a large vocabulary.</summary>
+    public static readonly Buckets GrammarMask = Fixed(0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05);
+
     /// <summary>NIXL transfer duration: vLLM's shared latency list without its first entry.</summary>
     public static readonly Buckets NixlTransferTime = Fixed(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 5.0);
 

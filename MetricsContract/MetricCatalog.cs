@@ -149,6 +149,23 @@ public static class MetricCatalog
         "Of vellum_num_tokens_waiting, those the prefix cache did not hold when each sequence queued: what their prefills must compute.",
         Common, MetricGroup.General);
 
+    // --- general: structured output (the project's own; vLLM has no structured-output families) ---
+    public static readonly MetricFamily StructuredOutputRequests = new("vellum_structured_output_requests", MetricKind.Counter,
+        "Requests whose output a constraint shapes, by kind: json (a JSON Schema), json_object, regex, choice (vLLM's structured_outputs fields).",
+        [ModelName, "type"], MetricGroup.General, LabelValues: Values("type", "json", "json_object", "regex", "choice"));
+
+    public static readonly MetricFamily StructuredOutputInvalidSchemas = new("vellum_structured_output_invalid_schemas", MetricKind.Counter,
+        "Constraints refused with a 400, by why: unsupported_keyword (a JSON Schema keyword or form not supported), invalid_schema (malformed, or allows no value), unsupported_pattern (a regular expression that does not compile).",
+        [ModelName, "reason"], MetricGroup.General, LabelValues: Values("reason", "unsupported_keyword", "invalid_schema", "unsupported_pattern"));
+
+    public static readonly MetricFamily StructuredOutputCompileTime = new("vellum_structured_output_compile_seconds", MetricKind.Histogram,
+        "Time to compile a constraint into a grammar, per compilation (requests served from the grammar cache compile nothing: requests minus this count are cache hits).",
+        [ModelName], MetricGroup.General, Buckets: Buckets.GrammarCompile);
+
+    public static readonly MetricFamily StructuredOutputMaskTime = new("vellum_structured_output_mask_seconds", MetricKind.Histogram,
+        "Time per constrained row per step to mask its logits by its grammar and follow the sampled tokens: what structured output adds to a step.",
+        Common, MetricGroup.General, Buckets: Buckets.GrammarMask);
+
     // --- general: sampled KV-block residency (--kv-cache-metrics) ---
     public static readonly MetricFamily KvBlockLifetime = new("vllm:kv_block_lifetime_seconds", MetricKind.Histogram,
         "Sampled KV blocks: allocation to eviction.", Common, MetricGroup.General, MetricCondition.KvCacheMetrics, Buckets.KvBlockResidency);
@@ -331,6 +348,7 @@ public static class MetricCatalog
         TimeToFirstToken, InterTokenLatency, RequestTimePerOutputToken, E2eRequestLatency, RequestQueueTime, RequestInferenceTime,
         RequestPrefillTime, RequestDecodeTime, RequestPrefillKvComputedTokens, RequestNumPreemptions, AdmissionRejections,
         NumTokensWaiting, NumUncachedTokensWaiting,
+        StructuredOutputRequests, StructuredOutputInvalidSchemas, StructuredOutputCompileTime, StructuredOutputMaskTime,
         KvBlockLifetime, KvBlockIdleBeforeEvict, KvBlockReuseGap, LoraRequestsInfo, LoraResidentInfo, CacheConfigInfo,
         EstimatedFlops, EstimatedReadBytes, EstimatedWriteBytes,
         SpecDecodeNumDrafts, SpecDecodeNumDraftTokens, SpecDecodeNumAcceptedTokens, SpecDecodeNumAcceptedTokensPerPos,

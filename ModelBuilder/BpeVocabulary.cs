@@ -17,7 +17,9 @@ internal sealed class BpeVocabulary
         Merges = merges;
         _mergeRanks = merges.Select((m, rank) => (m, rank)).ToDictionary(x => x.m, x => x.rank);
         var tokens = new List<string>(ByteLevel.ByteToChar.Select(c => c.ToString()));
-        tokens.AddRange(merges.Select(m => m.Left + m.Right));
+        // Two merges may make the same token ("a"+"bc", "ab"+"c"): it gets one id, the first's.
+        var known = tokens.ToHashSet(StringComparer.Ordinal);
+        tokens.AddRange(merges.Select(m => m.Left + m.Right).Where(known.Add));
         tokens.Add(EndOfText);
         tokens.Add(Pad);
         Tokens = tokens;

@@ -8,10 +8,15 @@ if (args.FirstOrDefault() == BuildModelCommand.Name)
 {
     return BuildModelCommand.Run(args[1..]);
 }
+if (args.FirstOrDefault() == BuildTokenizerCommand.Name)
+{
+    return BuildTokenizerCommand.Run(args[1..]);
+}
 
 var builder = WebApplication.CreateBuilder(VllmFlags.ToConfigurationArgs(args));
 builder.AddServiceDefaults();
 builder.AddEngine();
+builder.Services.AddOpenAiApi();
 
 var app = builder.Build();
 app.UseRequestIds();

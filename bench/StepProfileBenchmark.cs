@@ -45,15 +45,19 @@ internal static class StepProfileBenchmark
         return 0;
     }
 
-    /// <summary>The prompts through the engine at once, greedy and to the full length, read as the API's readers would.</summary>
-    private static async Task<StepProfile> ProfileEngineAsync(LlmEngine engine, LoadedModel model, IReadOnlyList<string> prompts, int outputLength)
+    /// <summary>
+    /// The prompts through the engine at once, to the full length (greedy, or as <paramref name="sampling"/> says for
+    /// prompt i), read as the API's readers would.
+    /// </summary>
+    internal static async Task<StepProfile> ProfileEngineAsync(LlmEngine engine, LoadedModel model, IReadOnlyList<string> prompts, int outputLength,
+        Func<int, SamplingParams>? sampling = null)
     {
         var measure = StepProfile.Start(model.Decoder, engine.StepsRun);
-        var readers = prompts.Select(prompt =>
+        var readers = prompts.Select((prompt, i) =>
         {
             var outputs = Channel.CreateUnbounded<SequenceOutput>();
             var request = new EngineRequest(Guid.NewGuid().ToString("N")[..12], model.Encode(prompt),
-                new SamplingParams { MaxTokens = outputLength, Temperature = 0, IgnoreEos = true }, RequestArrival.Now(), outputs.Writer, firstChoice: 0);
+                sampling?.Invoke(i) ?? new SamplingParams { MaxTokens = outputLength, Temperature = 0, IgnoreEos = true }, RequestArrival.Now(), outputs.Writer, firstChoice: 0);
             engine.Submit(request);
             return Task.Run(async () =>
             {

@@ -145,6 +145,53 @@ public class EndToEndTests(AppHostFixture system)
         Assert.Equal(completion.FinishReason, finish);
     }
 
+    /// <summary>
+    /// A C# type as the answer's shape: its JSON Schema from System.Text.Json's exporter (strings and lists bounded, as an
+    /// application bounds what it stores), strict, read back into the type.
+    /// </summary>
+    private sealed record City(string Name, int Population, bool Capital, string[] Districts, string? Mayor);
+
+    [Fact]
+    public async Task OfficialOpenAiClient_GetsAStructuredOutputThatDeserializesIntoItsType()
+    {
+        var client = new ChatClient("vellum-tiny", new ApiKeyCredential("not-needed"),
+            new OpenAIClientOptions { Endpoint = new Uri(system.App.GetEndpoint("gateway", "http"), "/v1") });
+        var json = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerOptions.Web) { RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true };
+        var schema = System.Text.Json.Schema.JsonSchemaExporter.GetJsonSchemaAsNode(json, typeof(City), new System.Text.Json.Schema.JsonSchemaExporterOptions
+        {
+            TreatNullObliviousAsNonNullable = true,
+            TransformSchemaNode = (context, node) =>
+            {
+                if (node is System.Text.Json.Nodes.JsonObject property && context.TypeInfo.Type == typeof(string))
+                {
+                    property["maxLength"] = 16;
+                }
+                else if (node is System.Text.Json.Nodes.JsonObject list && context.TypeInfo.Type == typeof(string[]))
+                {
+                    list["maxItems"] = 3;
+                }
+                return node;
+            },
+        });
+
+        ChatCompletion completion = await client.CompleteChatAsync(
+            [new UserChatMessage("Describe a city.")],
+            new ChatCompletionOptions
+            {
+                MaxOutputTokenCount = 200, Temperature = 0.7f,
+#pragma warning disable OPENAI001 // Seed: "for evaluation purposes", and reproducible runs are what a test wants
+                Seed = 4,
+#pragma warning restore OPENAI001
+                ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("city", BinaryData.FromString(schema.ToJsonString()), jsonSchemaIsStrict: true),
+            }, Cancel);
+
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        var city = System.Text.Json.JsonSerializer.Deserialize<City>(completion.Content[0].Text, json);
+        Assert.NotNull(city);
+        Assert.NotNull(city.Name);
+        Assert.NotNull(city.Districts);
+    }
+
     [Fact]
     public async Task OfficialOpenAiNodeClient_WorksAgainstTheGateway()
     {
@@ -171,6 +218,13 @@ public class EndToEndTests(AppHostFixture system)
         Assert.Equal("NotFoundError", error.GetProperty("className").GetString());
         Assert.Equal(404, error.GetProperty("status").GetInt32());
         Assert.Contains("no-such-model", error.GetProperty("message").GetString());
+        // The library's structured-output helper: a zod schema as response_format, the answer parsed back by zod.
+        var structured = result.GetProperty("structured");
+        Assert.Equal("stop", structured.GetProperty("finish").GetString());
+        var city = structured.GetProperty("parsed");
+        Assert.Equal(JsonDocument.Parse(structured.GetProperty("content").GetString()!).RootElement.ToString(), city.ToString());
+        Assert.Contains(city.GetProperty("kind").GetString(), new[] { "town", "city" });
+        Assert.InRange(city.GetProperty("population").GetInt64(), 0, 50_000_000);
     }
 
     [Fact]

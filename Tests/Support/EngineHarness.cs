@@ -44,14 +44,17 @@ public sealed class EngineHarness : IDisposable
     public int[] Encode(string text) => _model.Encode(text);
 
     /// <param name="stop">Stop strings: the sequence then finishes (and counts) on <see cref="LlmEngine.Checked"/>, which this harness leaves to the test.</param>
-    public Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null) =>
-        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed, stop);
+    /// <param name="grammar">A structured-output grammar the sequences sample under; they then end at end of sequence (not ignored).</param>
+    internal Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null,
+        Worker.StructuredOutput.Grammar? grammar = null) =>
+        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed, stop, grammar);
 
-    public Submitted Submit(int[] prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null)
+    internal Submitted Submit(int[] prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null,
+        Worker.StructuredOutput.Grammar? grammar = null)
     {
         var channel = Channel.CreateUnbounded<SequenceOutput>();
         var request = new EngineRequest(Guid.NewGuid().ToString("N")[..12], prompt,
-            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = true, Stop = stop ?? [] },
+            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = grammar is null, Stop = stop ?? [], Grammar = grammar },
             RequestArrival.Now(), channel.Writer, firstChoice: 0);
         _outputs[request.Id] = channel.Reader;
         Engine.Submit(request);

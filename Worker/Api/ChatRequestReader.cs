@@ -13,6 +13,7 @@ internal static class ChatRequestReader
     {
         SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions", "logit_bias");
         var shared = SamplingReader.Read(fields, promptCount: 1, context.Model.Folder.VocabSize, context.Limits);
+        shared = SamplingReader.Constrain(shared, fields, context);
         var prompt = Prompt(fields, context.Model);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);

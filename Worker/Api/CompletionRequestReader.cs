@@ -14,6 +14,7 @@ internal static class CompletionRequestReader
         SamplingReader.RefuseUnsupported(fields, "logprobs", "echo", "suffix", "logit_bias");
         var prompt = fields.Require("prompt");
         var shared = SamplingReader.Read(fields, PromptCount(prompt), context.Model.Folder.VocabSize, context.Limits);
+        shared = SamplingReader.Constrain(shared, fields, context);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
         var maxTokens = fields.Integer("max_tokens", 1, int.MaxValue);

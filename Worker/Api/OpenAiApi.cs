@@ -8,13 +8,18 @@ namespace Worker.Api;
 /// <summary>The OpenAI-compatible endpoints: models, text completions and chat completions.</summary>
 public static class OpenAiApi
 {
+    /// <summary>What the endpoints use besides the engine host: structured-output compilation.</summary>
+    public static IServiceCollection AddOpenAiApi(this IServiceCollection services) => services.AddSingleton<StructuredOutputs>();
+
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder routes)
     {
+        // Created now, not on the first constrained request: its series are on /metrics from start-up, at zero.
+        routes.ServiceProvider.GetRequiredService<StructuredOutputs>();
         var v1 = routes.MapGroup("/v1");
         v1.MapGet("/models", ListModels).WithName("ListModels").WithSummary("The served model names.");
-        v1.MapPost("/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs) => GenerateAsync(http, host, options, logs, CompletionRequestReader.Read, CompletionFormat.Instance))
+        v1.MapPost("/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, StructuredOutputs structured, ILoggerFactory logs) => GenerateAsync(http, host, options, structured, logs, CompletionRequestReader.Read, CompletionFormat.Instance))
             .WithName("CreateCompletion").WithSummary("Text completion, streamed or not.");
-        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs) => GenerateAsync(http, host, options, logs, ChatRequestReader.Read, ChatFormat.Instance))
+        v1.MapPost("/chat/completions", (HttpContext http, EngineHost host, IOptions<ServeOptions> options, StructuredOutputs structured, ILoggerFactory logs) => GenerateAsync(http, host, options, structured, logs, ChatRequestReader.Read, ChatFormat.Instance))
             .WithName("CreateChatCompletion").WithSummary("Chat completion with the model's chat template, streamed or not.");
         routes.MapGet("/engine/stats", (EngineHost host) => host.Engine is { } engine ? Results.Ok(engine.Snapshot) : NotLoaded().ToResult())
             .WithName("EngineStats").WithSummary("The engine's own counts: running, waiting, active requests, KV slots in use, blocks.");
@@ -50,7 +55,8 @@ public static class OpenAiApi
 
     private delegate GenerationRequest RequestReader(JsonFields fields, RequestContext context);
 
-    private static async Task GenerateAsync(HttpContext http, EngineHost host, IOptions<ServeOptions> options, ILoggerFactory logs, RequestReader read, IResponseFormat format)
+    private static async Task GenerateAsync(HttpContext http, EngineHost host, IOptions<ServeOptions> options, StructuredOutputs structured, ILoggerFactory logs,
+        RequestReader read, IResponseFormat format)
     {
         // vLLM's arrival time: before the body is parsed and the prompt tokenized, so TTFT and E2E include both.
         var arrival = RequestArrival.Now();
@@ -69,7 +75,7 @@ public static class OpenAiApi
             var lora = host.ServedModelNames.Contains(model) ? null
                 : host.Loras.Find(model)?.Lora ?? throw new ApiException(404, $"The model '{model}' does not exist.", "model", "model_not_found");
             var settings = options.Value;
-            var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, instance.Model, settings.EnablePerRequestMetrics, RequestLimits.From(settings)));
+            var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, instance.Model, settings.EnablePerRequestMetrics, RequestLimits.From(settings), structured));
             request = request with { KvTransfer = KvTransferParamsReader.Read(fields, request.Prompts.Count), Lora = lora };
             // Traces name what was asked for and, under an adapter, which one (metrics keep vLLM's labels: the base's name).
             System.Diagnostics.Activity.Current?.SetTag("gen_ai.request.model", model).SetTag("vellum.lora_adapter", lora?.Name);

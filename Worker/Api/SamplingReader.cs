@@ -59,6 +59,12 @@ internal static class SamplingReader
         };
     }
 
+    /// <summary>The request's structured-output constraint, compiled before any prompt is tokenized: every sequence samples under it.</summary>
+    public static SamplingParams Constrain(SamplingParams shared, JsonFields fields, RequestContext context) =>
+        StructuredOutputReader.Read(fields) is { } constraint
+            ? shared with { Grammar = context.StructuredOutputs.Compile(constraint, context.Model) }
+            : shared;
+
     /// <summary>
     /// One prompt's token budget. <paramref name="maxTokens"/> is what the client set (max_tokens or
     /// max_completion_tokens, named as sent); when it is absent the prompt gets <paramref name="defaultMaxTokens"/> or,

@@ -32,6 +32,9 @@ public sealed record StepStats(
 {
     /// <summary>Output tokens that counted in this turn, all sequences together.</summary>
     public int GeneratedTokens => Generated.Sum(g => g.Count);
+
+    /// <summary>Per constrained row of the step: the time its grammar took to mask its logits and follow its tokens.</summary>
+    public IReadOnlyList<double> GrammarMaskSeconds { get; init; } = [];
 }
 
 /// <summary>The tokens one sequence gained in a step (several with speculative decoding).</summary>

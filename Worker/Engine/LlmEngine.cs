@@ -316,7 +316,7 @@ public sealed partial class LlmEngine : IDisposable
         {
             var (sequence, tokens, _, samples) = plan.Rows[i];
             rows[i] = new StepRow(sequence.Request.Id, sequence.Slot, tokens, guesses[i],
-                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random) : null, sequence.Request.Lora);
+                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random, sequence.Grammar) : null, sequence.Request.Lora);
         }
         return new StepInput(plan.CacheOperations, rows, _options.CheckLogitsForNaN);
     }
@@ -345,6 +345,10 @@ public sealed partial class LlmEngine : IDisposable
         if (!row.Samples)
         {
             return; // a prefill chunk that does not finish the prompt: nothing to sample yet
+        }
+        if (sequence.Grammar is not null)
+        {
+            _stats.GrammarMasked(output.MaskSeconds);
         }
         if (guesses.Length > 0)
         {

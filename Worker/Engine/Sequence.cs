@@ -1,3 +1,5 @@
+using Worker.StructuredOutput;
+
 namespace Worker.Engine;
 
 /// <summary>One of a request's <c>n</c> samples as the scheduler tracks it: its tokens, cache, blocks and timeline.</summary>
@@ -13,6 +15,7 @@ public sealed class Sequence
         _tokens = [.. request.PromptTokens];
         // vLLM's rule for n > 1 with a seed: sample i uses seed + i, so each is reproducible on its own.
         Random = request.Parameters.Seed is { } seed ? new Random(unchecked((int)(seed + index))) : new Random();
+        Grammar = request.Parameters.Grammar is { } grammar ? new GrammarMatcher(grammar) : null;
     }
 
     public EngineRequest Request { get; }
@@ -54,6 +57,9 @@ public sealed class Sequence
     internal IReadOnlyList<int> Tokens => _tokens;
 
     internal Random Random { get; }
+
+    /// <summary>Where its output stands in the request's grammar (structured output); null when unconstrained.</summary>
+    internal GrammarMatcher? Grammar { get; }
 
     /// <summary>The runner's KV slot while the sequence runs; -1 while it waits.</summary>
     internal int Slot { get; set; } = -1;

@@ -15,6 +15,7 @@ internal sealed class StepStatsBuilder
     private readonly List<FinishedRequestStats> _finishedRequests = [];
     private readonly List<ForwardPass> _forwardPasses = [];
     private readonly List<SpeculativeRoundStats> _speculativeRounds = [];
+    private readonly List<double> _grammarMasks = [];
     private int _iterationTokens;
     private int _promptTokensComputed;
 
@@ -24,6 +25,9 @@ internal sealed class StepStatsBuilder
 
     public void SpeculativeRound(Sequence sequence, int proposed, int accepted, double draftSeconds, double verifySeconds) =>
         _speculativeRounds.Add(new SpeculativeRoundStats(sequence.Request.Id, sequence.Request.Trace, proposed, accepted, draftSeconds, verifySeconds));
+
+    /// <summary>A constrained row's time masking its logits by its grammar in this step.</summary>
+    public void GrammarMasked(double seconds) => _grammarMasks.Add(seconds);
 
     /// <summary>
     /// The step gave the sequence <paramref name="sampled"/> tokens; on its first output its prompt (less what the
@@ -94,7 +98,11 @@ internal sealed class StepStatsBuilder
         var stats = new StepStats(now, _iterationTokens, _promptTokensComputed, scheduled.PrefixQueries, scheduled.PrefixHits, scheduled.Preemptions,
             _generated.ToArray(), _firstTokens.ToArray(), _latencies.ToArray(), _finished.ToArray(), _finishedRequests.ToArray(), _forwardPasses.ToArray(), kvBlockEvents,
             _speculativeRounds.ToArray(), scheduled.ExternalPrefixQueries, scheduled.ExternalPrefixHits,
-            connector is null ? null : new KvConnectorStats(connector.Reads.ToArray(), connector.FailedTransfers, connector.FailedNotifications, connector.ExpiredRequests));
+            connector is null ? null : new KvConnectorStats(connector.Reads.ToArray(), connector.FailedTransfers, connector.FailedNotifications, connector.ExpiredRequests))
+        {
+            GrammarMaskSeconds = _grammarMasks.ToArray(),
+        };
+        _grammarMasks.Clear();
         _speculativeRounds.Clear();
         _generated.Clear();
         _firstTokens.Clear();

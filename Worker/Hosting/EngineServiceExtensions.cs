@@ -38,6 +38,8 @@ public static class EngineServiceExtensions
         builder.Services.AddSingleton<IValidateOptions<ServeOptions>, JsonSettingsValidation>();
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddSingleton<Metrics.ApiMetrics>();
+        builder.Services.AddSingleton(sp => new Metrics.StructuredOutputMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<ServiceDefaults.Metrics.MetricsPolicy>(), sp.GetRequiredService<EngineHost>().ServedModelNames[0]));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddHealthChecks().AddCheck<EngineHost>("model");
         return builder;
@@ -54,6 +56,7 @@ internal sealed class JsonSettingsValidation : IValidateOptions<ServeOptions>
     [
         (options => options.SpeculativeConfig, json => SpeculativeConfig.Parse(json)),
         (options => options.KvTransferConfig, json => KvTransferConfig.Parse(json)),
+        (options => options.StructuredOutputsConfig, json => StructuredOutputsConfig.Parse(json)),
     ];
 
     public ValidateOptionsResult Validate(string? name, ServeOptions options)

@@ -29,7 +29,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         _blockLifetime, _blockIdle, _blockReuseGap;
 
     private readonly Counter<long> _specDrafts, _specDraftTokens, _specAccepted, _specAcceptedPerPosition;
-    private readonly Histogram<double> _specDraftTime, _specVerifyTime, _specRoundK;
+    private readonly Histogram<double> _specDraftTime, _specVerifyTime, _specRoundK, _grammarMask;
     private readonly KeyValuePair<string, object?>[][] _positions; // the position series' labels, built once
     private readonly Gauge<double>? _loraRequestsInfo, _loraResidentInfo;
 
@@ -151,6 +151,7 @@ public sealed class VllmMetrics : IEngineStatsSink
         _specDraftTime = Histogram(projectMeter, C.SpecDecodeDraftTime);
         _specVerifyTime = Histogram(projectMeter, C.SpecDecodeVerifyTime);
         _specRoundK = Histogram(projectMeter, C.SpecDecodeRoundK);
+        _grammarMask = Histogram(projectMeter, C.StructuredOutputMaskTime);
     }
 
     /// <summary>vLLM's lora_info_labels, set to the time of the update; and the resident adapters, which it lacks.</summary>
@@ -190,6 +191,10 @@ public sealed class VllmMetrics : IEngineStatsSink
         if (stats.IterationTokens > 0)
         {
             _iterationTokens.Record(stats.IterationTokens, _labels);
+        }
+        foreach (var seconds in stats.GrammarMaskSeconds)
+        {
+            _grammarMask.Record(seconds, _labels);
         }
         // Request-level observations carry the request (and its trace) as exemplars when those are on; each family
         // has this one path whatever the flags, so a count never depends on whether exemplars are kept.

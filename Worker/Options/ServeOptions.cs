@@ -94,6 +94,9 @@ public sealed class ServeOptions
     /// </summary>
     public string? SpeculativeConfig { get; set; }
 
+    /// <summary>--structured-outputs-config: JSON, as vLLM takes it: {"disable_any_whitespace": true} (see <see cref="Options.StructuredOutputsConfig"/>).</summary>
+    public string? StructuredOutputsConfig { get; set; }
+
     /// <summary>
     /// --kv-transfer-config: JSON, as vLLM takes it, for prefill/decode disaggregation:
     /// {"kv_connector":"TcpKvConnector","kv_role":"kv_producer|kv_consumer|kv_both","kv_ip":"127.0.0.1","kv_port":14579}.

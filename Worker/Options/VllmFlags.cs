@@ -31,6 +31,7 @@ public static class VllmFlags
         ["--intra-op-threads"] = "Worker:IntraOpThreads",
         ["--speculative-config"] = "Worker:SpeculativeConfig",
         ["--kv-transfer-config"] = "Worker:KvTransferConfig",
+        ["--structured-outputs-config"] = "Worker:StructuredOutputsConfig",
         ["--max-loras"] = "Worker:MaxLoras",
         ["--max-lora-rank"] = "Worker:MaxLoraRank",
         ["--max-cpu-loras"] = "Worker:MaxCpuLoras",

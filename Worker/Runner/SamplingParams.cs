@@ -1,3 +1,5 @@
+using Worker.StructuredOutput;
+
 namespace Worker.Runner;
 
 /// <summary>How one request samples, already validated by the API.</summary>
@@ -32,6 +34,9 @@ public sealed record SamplingParams
     public IReadOnlySet<int> StopTokenIds { get; init; } = new HashSet<int>();
 
     public bool IgnoreEos { get; init; }
+
+    /// <summary>The grammar the output must follow (structured output); null: unconstrained.</summary>
+    internal Grammar? Grammar { get; init; }
 
     public bool IsGreedy => Temperature < GreedyBelowTemperature;
 }

@@ -1,3 +1,5 @@
+using Worker.StructuredOutput;
+
 namespace Worker.Runner;
 
 /// <summary>
@@ -14,15 +16,19 @@ internal sealed record StepInput(IReadOnlyList<KvCacheOperation> CacheOperations
 /// </summary>
 internal sealed record StepRow(string RequestId, int Slot, int[] Tokens, int[] Guesses, RowSampling? Sampling, LoraRequest? Lora = null);
 
-/// <summary>A row's sampling parameters and its sequence's own random source (seeded runs reproduce, alone or batched).</summary>
-internal sealed record RowSampling(SamplingParams Parameters, Random Random);
+/// <summary>
+/// A row's sampling parameters, its sequence's own random source (seeded runs reproduce, alone or batched), and its
+/// place in its grammar when its output is constrained (structured output).
+/// </summary>
+internal sealed record RowSampling(SamplingParams Parameters, Random Random, GrammarMatcher? Grammar = null);
 
 /// <summary>
 /// What the step gave one row: the tokens it emits (the accepted guesses, then the token sampled after them; none for
 /// a row that does not sample); its cache then holds the fed tokens and the accepted guesses. <paramref name="Failure"/>
-/// is set when no token could be sampled (non-finite logits); the other rows are unaffected.
+/// is set when no token could be sampled (non-finite logits); the other rows are unaffected. <paramref name="MaskSeconds"/>:
+/// time spent masking the row's logits by its grammar and moving the grammar on (0 when unconstrained).
 /// </summary>
-internal sealed record RowOutput(int[] Tokens, bool SawNaN = false, string? Failure = null)
+internal sealed record RowOutput(int[] Tokens, bool SawNaN = false, string? Failure = null, double MaskSeconds = 0)
 {
     /// <summary>Guesses the target agreed with: every emitted token but the last.</summary>
     public int AcceptedGuesses => Math.Max(0, Tokens.Length - 1);

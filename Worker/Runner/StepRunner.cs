@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Worker.Runner;
 
 /// <summary>
@@ -65,18 +67,30 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
     /// alone would have sampled with the same random draws, so output is unchanged by speculation, greedy or seeded.
     /// The cache keeps the fed tokens and the accepted guesses; the last emitted token is fed next step.
     /// </summary>
-    private RowOutput SampleAndVerify(StepRow row, RowSampling sampling, ReadOnlySpan<float> logits, bool checkNaN)
+    private RowOutput SampleAndVerify(StepRow row, RowSampling sampling, Span<float> logits, bool checkNaN)
     {
         var emitted = new List<int>(row.Guesses.Length + 1);
         var sawNaN = false;
+        var grammar = sampling.Grammar;
+        var state = grammar?.State;
+        var maskTicks = 0L;
         try
         {
             for (var position = 0; position <= row.Guesses.Length; position++)
             {
                 var positionLogits = logits.Slice(position * VocabSize, VocabSize);
                 sawNaN |= checkNaN && HasNaN(positionLogits);
+                var maskStarted = grammar is null ? 0 : Stopwatch.GetTimestamp();
+                grammar?.Mask(state!, positionLogits); // a guess is verified under the same mask: lossless
+                var maskEnded = grammar is null ? 0 : Stopwatch.GetTimestamp();
                 var token = Sampler.Sample(positionLogits, sampling.Parameters, sampling.Random);
                 emitted.Add(token);
+                if (grammar is not null)
+                {
+                    var advanceStarted = Stopwatch.GetTimestamp();
+                    state = grammar.Grammar.Advance(state!, token);
+                    maskTicks += maskEnded - maskStarted + Stopwatch.GetTimestamp() - advanceStarted;
+                }
                 if (position == row.Guesses.Length || token != row.Guesses[position])
                 {
                     break;
@@ -87,10 +101,14 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
         {
             return new RowOutput([], sawNaN, e.Message);
         }
+        if (grammar is not null)
+        {
+            grammar.State = state!;
+        }
         var rejected = row.Guesses.Length - (emitted.Count - 1);
         model.Cache.Truncate(row.Slot, model.Cache.Length(row.Slot) - rejected);
         draftCache?.Truncate(row.Slot, model.Cache.Length(row.Slot)); // what the draft fed past the committed tokens
-        return new RowOutput(emitted.ToArray(), sawNaN);
+        return new RowOutput(emitted.ToArray(), sawNaN, MaskSeconds: (double)maskTicks / Stopwatch.Frequency);
     }
 
     private static bool HasNaN(ReadOnlySpan<float> values)

@@ -1,0 +1,155 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Worker.StructuredOutput;
+
+/// <summary>
+/// Each token's bytes, as the tokenizer's decoder turns it into text, in the order a grammar walk wants them: sorted
+/// by bytes, each with how many leading bytes it shares with the one before. Special tokens (added tokens marked
+/// special) have no bytes and are never allowed by a grammar; the end-of-sequence tokens are allowed where a value is complete.
+/// </summary>
+internal sealed class TokenVocabulary
+{
+    private readonly byte[][] _bytes;
+
+    public TokenVocabulary(byte[][] bytesById, IReadOnlyList<int> endOfSequence, int size)
+    {
+        _bytes = bytesById;
+        Size = size;
+        EndOfSequence = endOfSequence.Where(id => id < size).ToArray();
+        SortedTokens = Enumerable.Range(0, Math.Min(size, bytesById.Length)).Where(id => bytesById[id].Length > 0)
+            .OrderBy(id => bytesById[id], ByteOrder.Instance).ToArray();
+        SharedPrefix = new int[SortedTokens.Length];
+        for (var i = 1; i < SortedTokens.Length; i++)
+        {
+            SharedPrefix[i] = bytesById[SortedTokens[i - 1]].AsSpan().CommonPrefixLength(bytesById[SortedTokens[i]]);
+        }
+        LongestToken = SortedTokens.Length == 0 ? 0 : SortedTokens.Max(id => bytesById[id].Length);
+    }
+
+    /// <summary>Token ids the logits cover (the model's vocabulary size; may exceed the tokenizer's).</summary>
+    public int Size { get; }
+
+    public IReadOnlyList<int> EndOfSequence { get; }
+
+    /// <summary>Tokens with bytes, in byte order.</summary>
+    public int[] SortedTokens { get; }
+
+    /// <summary>For each entry of <see cref="SortedTokens"/>, the leading bytes it shares with the entry before.</summary>
+    public int[] SharedPrefix { get; }
+
+    public int LongestToken { get; }
+
+    public ReadOnlySpan<byte> BytesOf(int token) => token >= 0 && token < _bytes.Length ? _bytes[token] : [];
+
+    /// <summary>
+    /// Reads a Hugging Face tokenizer.json: byte-level BPE (GPT-2's byte-to-character map) or SentencePiece-style
+    /// vocabularies ("▁" for a space, "&lt;0xNN&gt;" byte fallback).
+    /// </summary>
+    public static TokenVocabulary Load(string tokenizerJson, IReadOnlyList<int> endOfSequence, int size)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllBytes(tokenizerJson));
+        var root = document.RootElement;
+        var model = root.GetProperty("model");
+        var byteLevel = IsByteLevel(root.TryGetProperty("decoder", out var decoder) ? decoder : default);
+        var vocab = model.GetProperty("vocab");
+        var pieces = new Dictionary<int, string>();
+        if (vocab.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var entry in vocab.EnumerateObject())
+            {
+                pieces[entry.Value.GetInt32()] = entry.Name;
+            }
+        }
+        else
+        {
+            // Unigram: [[piece, score], ...] by id.
+            var id = 0;
+            foreach (var entry in vocab.EnumerateArray())
+            {
+                pieces[id++] = entry[0].GetString()!;
+            }
+        }
+        var special = new HashSet<int>();
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var token in added.EnumerateArray())
+            {
+                var id = token.GetProperty("id").GetInt32();
+                if (token.TryGetProperty("special", out var isSpecial) && isSpecial.GetBoolean())
+                {
+                    special.Add(id);
+                }
+                else
+                {
+                    pieces[id] = token.GetProperty("content").GetString()!; // added, not special: plain text
+                }
+            }
+        }
+        var count = pieces.Count == 0 ? 0 : pieces.Keys.Max() + 1;
+        var bytes = new byte[count][];
+        for (var id = 0; id < count; id++)
+        {
+            bytes[id] = special.Contains(id) || !pieces.TryGetValue(id, out var piece) ? []
+                : byteLevel ? ByteLevelBytes(piece) : SentencePieceBytes(piece);
+        }
+        return new TokenVocabulary(bytes, endOfSequence, size);
+    }
+
+    private static bool IsByteLevel(JsonElement decoder)
+    {
+        if (decoder.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+        if (decoder.TryGetProperty("type", out var type) && type.GetString() == "ByteLevel")
+        {
+            return true;
+        }
+        return decoder.TryGetProperty("decoders", out var chain) && chain.EnumerateArray().Any(IsByteLevel);
+    }
+
+    private static readonly Dictionary<char, byte> ByteLevelChars = BuildByteLevelChars();
+
+    /// <summary>GPT-2: printable Latin-1 bytes stand for themselves, the rest are shifted above 255 in byte order.</summary>
+    private static Dictionary<char, byte> BuildByteLevelChars()
+    {
+        var map = new Dictionary<char, byte>();
+        var next = 256;
+        for (var b = 0; b < 256; b++)
+        {
+            var printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            map[printable ? (char)b : (char)next++] = (byte)b;
+        }
+        return map;
+    }
+
+    private static byte[] ByteLevelBytes(string piece)
+    {
+        var bytes = new byte[piece.Length];
+        for (var i = 0; i < piece.Length; i++)
+        {
+            if (!ByteLevelChars.TryGetValue(piece[i], out bytes[i]))
+            {
+                return Encoding.UTF8.GetBytes(piece); // an added token written as plain text
+            }
+        }
+        return bytes;
+    }
+
+    private static byte[] SentencePieceBytes(string piece)
+    {
+        if (piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>')
+        {
+            return [Convert.ToByte(piece[3..5], 16)];
+        }
+        return Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
+    }
+
+    private sealed class ByteOrder : IComparer<byte[]>
+    {
+        public static readonly ByteOrder Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+}
