@@ -45,16 +45,18 @@ public sealed class EngineHarness : IDisposable
 
     /// <param name="stop">Stop strings: the sequence then finishes (and counts) on <see cref="LlmEngine.Checked"/>, which this harness leaves to the test.</param>
     /// <param name="grammar">A structured-output grammar the sequences sample under; they then end at end of sequence (not ignored).</param>
+    /// <param name="logprobs">Logprobs for each sampled token with this many top candidates (raw_logprobs).</param>
+    /// <param name="promptLogprobs">vLLM's prompt_logprobs: each prompt token's logprob with this many top candidates.</param>
     internal Submitted Submit(string prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null,
-        Worker.StructuredOutput.Grammar? grammar = null) =>
-        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed, stop, grammar);
+        Worker.StructuredOutput.Grammar? grammar = null, int? logprobs = null, int? promptLogprobs = null) =>
+        Submit(_model.Encode(prompt), maxTokens, n, temperature, seed, stop, grammar, logprobs, promptLogprobs);
 
     internal Submitted Submit(int[] prompt, int maxTokens, int n = 1, double temperature = 0, long? seed = null, IReadOnlyList<string>? stop = null,
-        Worker.StructuredOutput.Grammar? grammar = null)
+        Worker.StructuredOutput.Grammar? grammar = null, int? logprobs = null, int? promptLogprobs = null)
     {
         var channel = Channel.CreateUnbounded<SequenceOutput>();
         var request = new EngineRequest(Guid.NewGuid().ToString("N")[..12], prompt,
-            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = grammar is null, Stop = stop ?? [], Grammar = grammar },
+            new SamplingParams { N = n, MaxTokens = maxTokens, Temperature = temperature, Seed = seed, IgnoreEos = grammar is null, Stop = stop ?? [], Grammar = grammar, Logprobs = logprobs, PromptLogprobs = promptLogprobs },
             RequestArrival.Now(), channel.Writer, firstChoice: 0);
         _outputs[request.Id] = channel.Reader;
         Engine.Submit(request);
@@ -93,5 +95,17 @@ public sealed record Submitted(EngineRequest Request, ChannelReader<SequenceOutp
             finished += output.Finish is null ? 0 : 1;
         }
         return Request.Sequences.Select(s => (s.OutputTokens.ToArray(), s.Finish!.Value)).ToArray();
+    }
+
+    /// <summary>Every output the sequences received, in order, until each has finished.</summary>
+    public async Task<List<SequenceOutput>> OutputsUntilFinishedAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        var outputs = new List<SequenceOutput>();
+        while (outputs.Count(o => o.Finish is not null) < Request.Sequences.Count)
+        {
+            outputs.Add(await Outputs.ReadAsync(cancel.Token));
+        }
+        return outputs;
     }
 }

@@ -11,9 +11,17 @@ internal static class ChatRequestReader
 
     public static GenerationRequest Read(JsonFields fields, RequestContext context)
     {
-        SamplingReader.RefuseUnsupported(fields, "logprobs", "top_logprobs", "tools", "functions", "logit_bias");
+        // vLLM's chat "echo" repeats the last message, not the prompt: not supported here, refused rather than ignored.
+        SamplingReader.RefuseUnsupported(fields, "tools", "functions", "logit_bias", "echo");
         var shared = SamplingReader.Read(fields, promptCount: 1, context.Model.Folder.VocabSize, context.Limits);
         shared = SamplingReader.Constrain(shared, fields, context);
+        var top = (int?)fields.Integer("top_logprobs", 0, int.MaxValue);
+        if (top is not null && fields.Bool("logprobs") != true)
+        {
+            throw ApiException.BadRequest("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs");
+        }
+        shared = SamplingReader.WithLogprobs(shared, fields.Bool("logprobs") == true ? top ?? 0 : null, "top_logprobs", context.Limits, context.Model.Folder.VocabSize);
+        shared = SamplingReader.WithPromptLogprobs(shared, (int?)fields.Integer("prompt_logprobs", 0, int.MaxValue), "prompt_logprobs", context);
         var prompt = Prompt(fields, context.Model);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);

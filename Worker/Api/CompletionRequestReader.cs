@@ -11,19 +11,37 @@ internal static class CompletionRequestReader
 
     public static GenerationRequest Read(JsonFields fields, RequestContext context)
     {
-        SamplingReader.RefuseUnsupported(fields, "logprobs", "echo", "suffix", "logit_bias");
+        SamplingReader.RefuseUnsupported(fields, "suffix", "logit_bias");
+        var echo = fields.Bool("echo") ?? false;
         var prompt = fields.Require("prompt");
         var shared = SamplingReader.Read(fields, PromptCount(prompt), context.Model.Folder.VocabSize, context.Limits);
         shared = SamplingReader.Constrain(shared, fields, context);
+        var logprobs = (int?)fields.Integer("logprobs", 0, int.MaxValue);
+        shared = SamplingReader.WithLogprobs(shared, logprobs, "logprobs", context.Limits, context.Model.Folder.VocabSize);
+        // As vLLM: echo with logprobs lists the prompt's tokens too, so their logprobs are computed with as many candidates.
+        var promptLogprobs = (int?)fields.Integer("prompt_logprobs", 0, int.MaxValue);
+        shared = SamplingReader.WithPromptLogprobs(shared, echo && logprobs is { } n ? Math.Max(n, promptLogprobs ?? 0) : promptLogprobs,
+            promptLogprobs is null && echo ? "logprobs" : "prompt_logprobs", context);
         var (stream, includeUsage) = SamplingReader.ReadStreaming(fields);
         var includeMetrics = SamplingReader.ReadIncludeMetrics(fields, context.PerRequestMetricsEnabled);
-        var maxTokens = fields.Integer("max_tokens", 1, int.MaxValue);
+        // max_tokens 0 asks for the prompt alone (echo only): the engine samples one token, as vLLM's does, that is not shown.
+        var maxTokens = fields.Integer("max_tokens", echo ? 0 : 1, int.MaxValue);
+        var echoOnly = echo && maxTokens == 0;
         var prompts = ReadPrompts(prompt, context.Model);
         var sampling = prompts
-            .Select(p => SamplingReader.ForPrompt(shared, p.Length, "prompt", context.Model.MaxModelLength, (maxTokens, "max_tokens"), DefaultMaxTokens))
+            .Select(p => SamplingReader.ForPrompt(shared, p.Length, "prompt", context.Model.MaxModelLength, (echoOnly ? 1 : maxTokens, "max_tokens"), DefaultMaxTokens))
             .ToArray();
-        return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, prompts, sampling, stream, includeUsage, includeMetrics);
+        return new GenerationRequest(context.RequestId, context.ModelName, context.Arrival, prompts, sampling, stream, includeUsage, includeMetrics,
+            Echo: echo ? EchoTexts(prompt, prompts, context.Model) : null, EchoOnly: echoOnly);
     }
+
+    /// <summary>What echo repeats: each prompt as it was sent, token-id prompts as their text.</summary>
+    private static string[] EchoTexts(JsonElement prompt, int[][] prompts, LoadedModel model) => prompt.ValueKind switch
+    {
+        JsonValueKind.String => [prompt.GetString()!],
+        JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) => prompt.EnumerateArray().Select(e => e.GetString()!).ToArray(),
+        _ => prompts.Select(ids => model.Decode(ids)).ToArray(),
+    };
 
     /// <summary>How many prompts the field holds: a batch is a list of strings or a list of token-id lists.</summary>
     private static int PromptCount(JsonElement prompt) =>

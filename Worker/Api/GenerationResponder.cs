@@ -37,6 +37,8 @@ internal static partial class GenerationResponder
             }
         }
         generation.Submit();
+        // Logprobs name tokens by their text and bytes: the model's vocabulary, read once it is first needed.
+        var vocabulary = request.Sampling[0] is { Logprobs: null, PromptLogprobs: null } ? null : engine.Model.Vocabulary;
 
         var deadlineError = () => new ApiException(504, $"The request did not finish within --request-timeout ({timeout?.TotalSeconds} s) and was aborted.", code: "request_timeout");
         try
@@ -44,11 +46,11 @@ internal static partial class GenerationResponder
             // A request whose deadline passed before it started is answered as a whole (504), not as a stream.
             if (request.Stream && !timedOut)
             {
-                await StreamAsync(http, generation, request, header, format, () => timedOut ? deadlineError() : null);
+                await StreamAsync(http, generation, request, header, format, vocabulary, () => timedOut ? deadlineError() : null);
             }
             else
             {
-                await CompleteAsync(http, generation, request, header, format, serverTiming, () => timedOut ? deadlineError() : null);
+                await CompleteAsync(http, generation, request, header, format, vocabulary, serverTiming, () => timedOut ? deadlineError() : null);
             }
         }
         finally
@@ -72,9 +74,11 @@ internal static partial class GenerationResponder
         int cachedPromptTokens, int preemptions);
 
     private static async Task CompleteAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,
-        bool serverTiming, Func<ApiException?> deadlineError)
+        StructuredOutput.TokenVocabulary? vocabulary, bool serverTiming, Func<ApiException?> deadlineError)
     {
         var texts = Enumerable.Range(0, generation.ChoiceCount).Select(_ => new StringBuilder()).ToArray();
+        var logprobs = Enumerable.Range(0, generation.ChoiceCount).Select(_ => new List<Runner.TokenLogprobs>()).ToArray();
+        var promptLogprobs = new IReadOnlyList<Runner.TokenLogprobs>?[generation.ChoiceCount];
         var results = new ChoiceResult?[generation.ChoiceCount];
         var completionTokens = 0;
         await foreach (var output in generation.ReadAllAsync(http.RequestAborted))
@@ -84,10 +88,19 @@ internal static partial class GenerationResponder
                 throw Failed(error);
             }
             texts[output.Choice].Append(output.Text);
+            logprobs[output.Choice].AddRange(output.Logprobs ?? []);
+            promptLogprobs[output.Choice] ??= output.PromptLogprobs;
             completionTokens += output.NewTokens;
             if (output.Finish is { } finish)
             {
-                results[output.Choice] = new ChoiceResult(output.Choice, texts[output.Choice].ToString(), finish, output.StopReason);
+                var c = output.Choice;
+                var prompt = request.Prompts[c / request.N];
+                var offset = 0;
+                var shown = Echoed(request, prompt, promptLogprobs[c]).Concat(request.EchoOnly ? [] : ShownToken.Of(logprobs[c])).ToArray();
+                var text = (request.Echo?[c / request.N] ?? "") + (request.EchoOnly ? "" : texts[c].ToString());
+                results[c] = new ChoiceResult(c, text, finish, output.StopReason,
+                    request.Sampling[0].Logprobs is null ? null : format.Logprobs(vocabulary!, shown, ref offset),
+                    promptLogprobs[c] is { } entries ? LogprobValues.PromptLogprobs(vocabulary!, entries) : null);
             }
         }
         if (deadlineError() is { } timedOut)
@@ -116,8 +129,14 @@ internal static partial class GenerationResponder
         await http.Response.WriteAsJsonAsync(body, ResponseJson.Options, http.RequestAborted);
     }
 
+    /// <summary>With echo and logprobs, the prompt's tokens: the first with none (nothing predicts it), the rest with theirs.</summary>
+    private static IEnumerable<ShownToken> Echoed(GenerationRequest request, int[] prompt, IReadOnlyList<Runner.TokenLogprobs>? promptLogprobs) =>
+        request.Echo is null || request.Sampling[0].Logprobs is null
+            ? []
+            : new[] { new ShownToken(prompt[0], null) }.Concat((promptLogprobs ?? []).Select(e => new ShownToken(e.Token, e)));
+
     private static async Task StreamAsync(HttpContext http, Generation generation, GenerationRequest request, ResponseHeader header, IResponseFormat format,
-        Func<ApiException?> deadlineError)
+        StructuredOutput.TokenVocabulary? vocabulary, Func<ApiException?> deadlineError)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream; charset=utf-8";
@@ -126,6 +145,8 @@ internal static partial class GenerationResponder
         await response.StartAsync(http.RequestAborted);
 
         var started = new bool[generation.ChoiceCount];
+        var textOffsets = new int[generation.ChoiceCount];
+        var pendingLogprobs = Enumerable.Range(0, generation.ChoiceCount).Select(_ => new List<ShownToken>()).ToArray();
         var failed = false;
         var completionTokens = 0;
         await foreach (var output in generation.ReadAllAsync(http.RequestAborted))
@@ -142,12 +163,30 @@ internal static partial class GenerationResponder
             }
             completionTokens += output.NewTokens;
             var first = !started[output.Choice];
-            if (output.Text.Length == 0 && output.Finish is null && !first)
+            var text = output.Text;
+            if (first && request.Echo is { } echo)
             {
-                continue; // a token that completed no text yet (part of a UTF-8 sequence or a held-back stop prefix)
+                // The first chunk begins with the prompt (and its logprobs).
+                pendingLogprobs[output.Choice].AddRange(Echoed(request, request.Prompts[output.Choice / request.N], output.PromptLogprobs));
+                text = echo[output.Choice / request.N] + (request.EchoOnly ? "" : text);
+            }
+            else if (request.EchoOnly)
+            {
+                text = "";
+            }
+            if (!request.EchoOnly)
+            {
+                pendingLogprobs[output.Choice].AddRange(ShownToken.Of(output.Logprobs ?? []));
+            }
+            if (text.Length == 0 && output.Finish is null && !first)
+            {
+                continue; // a token that completed no text yet (part of a UTF-8 sequence or a held-back stop prefix): its logprobs go with the next chunk
             }
             started[output.Choice] = true;
-            await ServerSentEvents.WriteAsync(response, format.Chunk(header, output.Choice, output.Text, first, output.Finish, output.StopReason, request.IncludeUsage), http.RequestAborted);
+            var logprobs = request.Sampling[0].Logprobs is null ? null : format.Logprobs(vocabulary!, pendingLogprobs[output.Choice], ref textOffsets[output.Choice]);
+            pendingLogprobs[output.Choice].Clear();
+            await ServerSentEvents.WriteAsync(response, format.Chunk(header, output.Choice, text, first, output.Finish, output.StopReason, request.IncludeUsage, logprobs),
+                http.RequestAborted);
         }
         if (deadlineError() is { } timedOut)
         {

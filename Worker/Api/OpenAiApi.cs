@@ -77,6 +77,11 @@ public static class OpenAiApi
             var settings = options.Value;
             var request = read(fields, new RequestContext(RequestIds.Get(http), arrival, model, instance.Model, settings.EnablePerRequestMetrics, RequestLimits.From(settings), structured));
             request = request with { KvTransfer = KvTransferParamsReader.Read(fields, request.Prompts.Count), Lora = lora };
+            if (request.KvTransfer is { DoRemotePrefill: true } && request.Sampling[0].PromptLogprobs is not null)
+            {
+                // The prompt's KV comes from a prefill worker: its logits were never computed here.
+                throw ApiException.BadRequest("Prompt logprobs cannot be computed for a prompt whose KV is read from a prefill worker (kv_transfer_params).", "prompt_logprobs");
+            }
             // Traces name what was asked for and, under an adapter, which one (metrics keep vLLM's labels: the base's name).
             System.Diagnostics.Activity.Current?.SetTag("gen_ai.request.model", model).SetTag("vellum.lora_adapter", lora?.Name);
             await GenerationResponder.RespondAsync(http, instance, request, format,

@@ -59,6 +59,46 @@ internal static class SamplingReader
         };
     }
 
+    /// <summary>
+    /// Logprobs per sampled token with <paramref name="top"/> candidates (null: none), within --max-logprobs, in the
+    /// server's --logprobs-mode. <paramref name="param"/> names the field that asked (logprobs or top_logprobs).
+    /// </summary>
+    public static SamplingParams WithLogprobs(SamplingParams shared, int? top, string param, RequestLimits limits, int vocabSize)
+    {
+        if (top is not { } count)
+        {
+            return shared;
+        }
+        var max = limits.MaxLogprobs == -1 ? vocabSize : limits.MaxLogprobs;
+        if (count > max)
+        {
+            throw ApiException.BadRequest($"'{param}' asks for {count} logprobs per token; the server allows at most {max} (--max-logprobs).", param);
+        }
+        return shared with { Logprobs = count, LogprobsMode = limits.LogprobsMode };
+    }
+
+    /// <summary>
+    /// vLLM's prompt_logprobs: each prompt token's logprob with <paramref name="top"/> candidates (null: none), within
+    /// --max-logprobs. It needs the logits of every prompt position, which a model exported for the last position only lacks.
+    /// </summary>
+    public static SamplingParams WithPromptLogprobs(SamplingParams shared, int? top, string param, RequestContext context)
+    {
+        if (top is not { } count)
+        {
+            return shared;
+        }
+        var max = context.Limits.MaxLogprobs == -1 ? context.Model.Folder.VocabSize : context.Limits.MaxLogprobs;
+        if (count > max)
+        {
+            throw ApiException.BadRequest($"'{param}' asks for {count} logprobs per prompt token; the server allows at most {max} (--max-logprobs).", param);
+        }
+        if (!context.Model.Decoder.LogitsPerPosition)
+        {
+            throw ApiException.BadRequest($"'{param}' needs the logits of every prompt position; this model's export returns the last position's only.", param);
+        }
+        return shared with { PromptLogprobs = count };
+    }
+
     /// <summary>The request's structured-output constraint, compiled before any prompt is tokenized: every sequence samples under it.</summary>
     public static SamplingParams Constrain(SamplingParams shared, JsonFields fields, RequestContext context) =>
         StructuredOutputReader.Read(fields) is { } constraint

@@ -58,11 +58,13 @@ internal sealed class KvCacheManager
 
     /// <summary>
     /// The longest prefix of the sequence's tokens the prefix pool holds, in whole blocks, and always at least one token
-    /// short of them all: the next token's logits come from computing it.
+    /// short of them all: the next token's logits come from computing it. None for a request that wants its prompt's
+    /// logprobs: those come from the prompt's logits, so it is computed whole (as vLLM skips the cache for it).
     /// </summary>
     public (int Hit, PrefixEntry? Entry) LocalHit(Sequence sequence)
     {
-        var match = _config.PrefixCaching ? Prefixes.FindLongestMatch(sequence.Tokens, sequence.Request.LoraId) : null;
+        var lookUp = _config.PrefixCaching && sequence.Request.Parameters.PromptLogprobs is null;
+        var match = lookUp ? Prefixes.FindLongestMatch(sequence.Tokens, sequence.Request.LoraId) : null;
         return match is { } m
             ? (Math.Min(m.Common, sequence.Tokens.Count - 1) / _config.BlockSize * _config.BlockSize, m.Entry)
             : (0, null);

@@ -316,9 +316,26 @@ public sealed partial class LlmEngine : IDisposable
         {
             var (sequence, tokens, _, samples) = plan.Rows[i];
             rows[i] = new StepRow(sequence.Request.Id, sequence.Slot, tokens, guesses[i],
-                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random, sequence.Grammar) : null, sequence.Request.Lora);
+                samples ? new RowSampling(sequence.Request.Parameters, sequence.Random, sequence.Grammar) : null, sequence.Request.Lora,
+                PromptTargets(sequence, tokens.Length));
         }
         return new StepInput(plan.CacheOperations, rows, _options.CheckLogitsForNaN);
+    }
+
+    /// <summary>
+    /// The prompt tokens whose logprobs a row feeding <paramref name="fed"/> tokens computes: position p predicts prompt
+    /// token p + 1, for the positions this step feeds that no earlier step gave (a recompute after preemption repeats none).
+    /// </summary>
+    private static PromptTargets? PromptTargets(Sequence sequence, int fed)
+    {
+        if (sequence.PromptLogprobs is not { } done || sequence.Request.Parameters.PromptLogprobs is not { } top)
+        {
+            return null;
+        }
+        var prompt = sequence.Request.PromptTokens;
+        var first = Math.Max(sequence.ComputedTokens, done.Count);
+        var end = Math.Min(sequence.ComputedTokens + fed, prompt.Length - 1);
+        return first < end ? new PromptTargets(first - sequence.ComputedTokens, prompt[(first + 1)..(end + 1)], top) : null;
     }
 
     /// <summary>
@@ -341,6 +358,7 @@ public sealed partial class LlmEngine : IDisposable
             return;
         }
         sequence.SawNaN |= output.SawNaN;
+        sequence.PromptLogprobs?.AddRange(output.PromptLogprobs ?? []);
         sequence.ComputedTokens += row.Tokens.Length + output.AcceptedGuesses;
         if (!row.Samples)
         {
@@ -356,7 +374,7 @@ public sealed partial class LlmEngine : IDisposable
             sequence.Speculation.Add(guesses.Length, output.AcceptedGuesses);
             sequence.SpeculativeK = _options.Speculation!.NextK(sequence.SpeculativeK, guesses.Length, output.AcceptedGuesses);
         }
-        Advance(sequence, output.Tokens, stepDone);
+        Advance(sequence, output.Tokens, output.Logprobs, stepDone);
     }
 
     /// <summary>Asks the proposer for the guesses the plan allows each decoding sequence; none for the others.</summary>
@@ -382,9 +400,12 @@ public sealed partial class LlmEngine : IDisposable
     }
 
     /// <summary>Appends a step's emitted tokens to the sequence and hands them on: counted now, or, with stop strings, once checked.</summary>
-    private void Advance(Sequence sequence, int[] emitted, long stepDone)
+    private void Advance(Sequence sequence, int[] emitted, TokenLogprobs[]? emittedLogprobs, long stepDone)
     {
         var (tokens, stop) = AcceptTokens(sequence, emitted);
+        var logprobs = emittedLogprobs?[..tokens.Length];
+        // The first output carries the prompt's logprobs, all computed by the time the prompt's last position sampled.
+        var promptLogprobs = sequence.HasOutput ? null : sequence.PromptLogprobs?.ToArray();
         _stats.TokensComputed(sequence, tokens.Length);
         sequence.HasOutput = true;
         StampOutput(sequence, stepDone);
@@ -396,18 +417,19 @@ public sealed partial class LlmEngine : IDisposable
                 sequence.PendingFinish = stop;
                 EndCompute(sequence, stop.Reason);
             }
-            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: stop?.IsStopToken == true, AwaitsCheck: stop is not null)));
+            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, EndsWithStopToken: stop?.IsStopToken == true, AwaitsCheck: stop is not null,
+                Logprobs: logprobs, PromptLogprobs: promptLogprobs)));
             return;
         }
         _stats.TokensGenerated(sequence, tokens.Length);
         if (stop is not null)
         {
             EndCompute(sequence, stop.Reason);
-            CompleteSequence(sequence, stop.Reason, stop.StopReason, tokens, stop.IsStopToken);
+            CompleteSequence(sequence, stop.Reason, stop.StopReason, tokens, stop.IsStopToken, logprobs: logprobs, promptLogprobs: promptLogprobs);
         }
         else
         {
-            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens)));
+            _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens, Logprobs: logprobs, PromptLogprobs: promptLogprobs)));
         }
     }
 
@@ -461,7 +483,7 @@ public sealed partial class LlmEngine : IDisposable
     /// queued (carrying the step's last tokens, if any). Its compute is already released.
     /// </summary>
     private void CompleteSequence(Sequence sequence, FinishReason reason, object? stopReason, int[]? tokens = null, bool endsWithStopToken = false,
-        EngineError? error = null)
+        EngineError? error = null, TokenLogprobs[]? logprobs = null, IReadOnlyList<TokenLogprobs>? promptLogprobs = null)
     {
         sequence.Finish = reason;
         sequence.StopReason = stopReason;
@@ -473,7 +495,7 @@ public sealed partial class LlmEngine : IDisposable
             _active.Remove(sequence.Request);
         }
         _outbox.Add((sequence.Request, new SequenceOutput(sequence.Choice, tokens ?? [], reason, stopReason, error, endsWithStopToken,
-            Finished: FinishedSequence.Of(sequence))));
+            Finished: FinishedSequence.Of(sequence), Logprobs: logprobs, PromptLogprobs: promptLogprobs)));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Worker.Runner;
 using Worker.StructuredOutput;
 
 namespace Worker.Engine;
@@ -16,6 +17,7 @@ public sealed class Sequence
         // vLLM's rule for n > 1 with a seed: sample i uses seed + i, so each is reproducible on its own.
         Random = request.Parameters.Seed is { } seed ? new Random(unchecked((int)(seed + index))) : new Random();
         Grammar = request.Parameters.Grammar is { } grammar ? new GrammarMatcher(grammar) : null;
+        PromptLogprobs = request.Parameters.PromptLogprobs is null ? null : [];
     }
 
     public EngineRequest Request { get; }
@@ -57,6 +59,9 @@ public sealed class Sequence
     internal IReadOnlyList<int> Tokens => _tokens;
 
     internal Random Random { get; }
+
+    /// <summary>Logprobs of prompt tokens 1, 2, … as computed so far (prompt_logprobs); null when not asked for.</summary>
+    internal List<TokenLogprobs>? PromptLogprobs { get; }
 
     /// <summary>Where its output stands in the request's grammar (structured output); null when unconstrained.</summary>
     internal GrammarMatcher? Grammar { get; }

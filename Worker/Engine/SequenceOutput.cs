@@ -8,6 +8,8 @@ namespace Worker.Engine;
 /// <param name="Tokens">Tokens the step sampled for the sequence (several with speculative decoding).</param>
 /// <param name="Finish">Set on the sequence's last output: the engine has ended it and counted it.</param>
 /// <param name="Finished">On the last output: the sequence as it ended, for the API's reports.</param>
+/// <param name="Logprobs">When the request asked for logprobs: one entry per token of <paramref name="Tokens"/>.</param>
+/// <param name="PromptLogprobs">On the sequence's first output, when asked for: the logprobs of prompt tokens 1, 2, ….</param>
 /// <param name="EndsWithStopToken">The last token is an EOS or stop_token_ids token: counted, never shown as text.</param>
 /// <param name="AwaitsCheck">
 /// The engine has ended this stop-string sequence (EOS, stop token, length) with this output, and finishes it once the
@@ -21,7 +23,9 @@ public sealed record SequenceOutput(
     EngineError? Error = null,
     bool EndsWithStopToken = false,
     bool AwaitsCheck = false,
-    FinishedSequence? Finished = null);
+    FinishedSequence? Finished = null,
+    IReadOnlyList<Runner.TokenLogprobs>? Logprobs = null,
+    IReadOnlyList<Runner.TokenLogprobs>? PromptLogprobs = null);
 
 /// <summary>Why the engine ended a sequence without finishing it: a code clients can act on and a message.</summary>
 public sealed record EngineError(string Code, string Message)

@@ -61,12 +61,11 @@ public sealed partial class EngineHost(
     private StructuredOutput.GrammarCompiler? _grammars;
 
     /// <summary>
-    /// The structured-output grammars over the served model's vocabulary, read from its tokenizer.json on first use;
-    /// kept across sleeps (the model, and so the vocabulary, does not change).
+    /// The structured-output grammars over the served model's vocabulary, created on first use; kept across sleeps (the
+    /// model, and so the vocabulary, does not change).
     /// </summary>
     internal StructuredOutput.GrammarCompiler Grammars(LoadedModel model) =>
-        LazyInitializer.EnsureInitialized(ref _grammars, () => new StructuredOutput.GrammarCompiler(StructuredOutput.TokenVocabulary.Load(
-            Path.Combine(model.Folder.Path, "tokenizer.json"), model.Folder.EosTokenIds, model.Folder.VocabSize)));
+        LazyInitializer.EnsureInitialized(ref _grammars, () => new StructuredOutput.GrammarCompiler(model.Vocabulary));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -28,6 +28,8 @@ public static class EngineServiceExtensions
             .Validate(o => o.MaxStopSequences >= 0, "--max-stop-sequences must not be negative.")
             .Validate(o => o.MaxStopSequenceLength >= 1, "--max-stop-sequence-length must be at least 1.")
             .Validate(o => o.MaxStopTokenIds >= 0, "--max-stop-token-ids must not be negative.")
+            .Validate(o => o.MaxLogprobs >= -1, "--max-logprobs must be -1 (the whole vocabulary) or more.")
+            .Validate(o => LogprobsModes.TryParse(o.LogprobsMode, out _), $"--logprobs-mode must be one of {string.Join(", ", LogprobsModes.Names)}.")
             .Validate(o => o.IntraOpThreads is null or > 0, "--intra-op-threads must be positive.")
             .Validate(o => o.MaxLoras >= 1, "--max-loras must be at least 1.")
             .Validate(o => LoraModules.PossibleMaxRanks.Contains(o.MaxLoraRank),

@@ -75,6 +75,12 @@ public sealed class ServeOptions
     /// <summary>--max-stop-token-ids: ids one request may give in "stop_token_ids".</summary>
     public int MaxStopTokenIds { get; set; } = 1024;
 
+    /// <summary>--max-logprobs: the most top logprobs a request may ask for per token (vLLM's default 20; -1: the whole vocabulary).</summary>
+    public int MaxLogprobs { get; set; } = 20;
+
+    /// <summary>--logprobs-mode: raw_logprobs (vLLM's default), raw_logits, processed_logprobs or processed_logits.</summary>
+    public string LogprobsMode { get; set; } = "raw_logprobs";
+
     /// <summary>--request-timeout: seconds a request may take in all before it is aborted (none by default).</summary>
     public double? RequestTimeout { get; set; }
 

@@ -28,6 +28,8 @@ public static class VllmFlags
         ["--max-stop-sequences"] = "Worker:MaxStopSequences",
         ["--max-stop-sequence-length"] = "Worker:MaxStopSequenceLength",
         ["--max-stop-token-ids"] = "Worker:MaxStopTokenIds",
+        ["--max-logprobs"] = "Worker:MaxLogprobs",
+        ["--logprobs-mode"] = "Worker:LogprobsMode",
         ["--intra-op-threads"] = "Worker:IntraOpThreads",
         ["--speculative-config"] = "Worker:SpeculativeConfig",
         ["--kv-transfer-config"] = "Worker:KvTransferConfig",

@@ -64,7 +64,8 @@ internal sealed class OutputProcessor : IDisposable
         {
             text.Append(choice.Stops.Flush()); // the sequence ended without a stop string: release what was held back
         }
-        return new ChoiceDelta(output.Choice, text.ToString(), kept, output.Finish, output.StopReason, output.Error);
+        return new ChoiceDelta(output.Choice, text.ToString(), kept, output.Finish, output.StopReason, output.Error, output.Logprobs?.Take(kept).ToArray(),
+            output.PromptLogprobs);
     }
 
     public void Dispose()

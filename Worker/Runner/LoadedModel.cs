@@ -26,6 +26,12 @@ public sealed class LoadedModel : IDisposable
 
     internal OnnxDecoder Decoder { get; }
 
+    private StructuredOutput.TokenVocabulary? _vocabulary;
+
+    /// <summary>Each token's bytes and text, read from tokenizer.json on first use: what grammars mask and logprobs name.</summary>
+    internal StructuredOutput.TokenVocabulary Vocabulary => LazyInitializer.EnsureInitialized(ref _vocabulary,
+        () => StructuredOutput.TokenVocabulary.Load(System.IO.Path.Combine(Folder.Path, "tokenizer.json"), Folder.EosTokenIds, Folder.VocabSize));
+
     /// <param name="modelData">Model files already in memory (a wake-up from sleep level 1): the decoder is read from them instead of the disk.</param>
     public static LoadedModel Load(string path, string device, int? maxModelLength, int? intraOpThreads = null, IReadOnlyDictionary<string, byte[]>? modelData = null)
     {

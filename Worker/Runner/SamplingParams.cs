@@ -35,6 +35,18 @@ public sealed record SamplingParams
 
     public bool IgnoreEos { get; init; }
 
+    /// <summary>Logprobs for each sampled token with this many top candidates (0: the token's own only); null: none.</summary>
+    public int? Logprobs { get; init; }
+
+    /// <summary>
+    /// vLLM's prompt_logprobs: for each prompt token after the first, its logprob given the tokens before it, with this
+    /// many top candidates; null: none. The prompt is then computed whole (no prefix-cache hit: its logits are needed).
+    /// </summary>
+    public int? PromptLogprobs { get; init; }
+
+    /// <summary>Which values logprobs report (vLLM's --logprobs-mode).</summary>
+    public LogprobsMode LogprobsMode { get; init; }
+
     /// <summary>The grammar the output must follow (structured output); null: unconstrained.</summary>
     internal Grammar? Grammar { get; init; }
 

@@ -12,9 +12,17 @@ internal sealed record StepInput(IReadOnlyList<KvCacheOperation> CacheOperations
 /// <summary>
 /// One sequence's row: the slot it owns, the tokens its cache lacks that it feeds now, the draft's guesses fed after
 /// them, how the row samples (<paramref name="Sampling"/> null for a prefill chunk that does not finish its prompt), and
-/// the LoRA adapter it runs under (null: the base model).
+/// the LoRA adapter it runs under (null: the base model). <paramref name="PromptLogprobs"/>: prompt tokens whose
+/// logprobs this step computes (prompt_logprobs), each predicted by a fed position from its first one on.
 /// </summary>
-internal sealed record StepRow(string RequestId, int Slot, int[] Tokens, int[] Guesses, RowSampling? Sampling, LoraRequest? Lora = null);
+internal sealed record StepRow(string RequestId, int Slot, int[] Tokens, int[] Guesses, RowSampling? Sampling, LoraRequest? Lora = null,
+    PromptTargets? PromptLogprobs = null);
+
+/// <summary>
+/// Prompt tokens whose logprobs a row computes: <paramref name="Tokens"/>[j] is predicted by the row's fed position
+/// <paramref name="FirstPosition"/> + j; each with <paramref name="Top"/> candidates.
+/// </summary>
+internal sealed record PromptTargets(int FirstPosition, int[] Tokens, int Top);
 
 /// <summary>
 /// A row's sampling parameters, its sequence's own random source (seeded runs reproduce, alone or batched), and its
@@ -27,8 +35,11 @@ internal sealed record RowSampling(SamplingParams Parameters, Random Random, Gra
 /// a row that does not sample); its cache then holds the fed tokens and the accepted guesses. <paramref name="Failure"/>
 /// is set when no token could be sampled (non-finite logits); the other rows are unaffected. <paramref name="MaskSeconds"/>:
 /// time spent masking the row's logits by its grammar and moving the grammar on (0 when unconstrained).
+/// <paramref name="Logprobs"/>: one entry per emitted token when the row's sampling asks for logprobs; <paramref name="PromptLogprobs"/>:
+/// one per target of the row's <see cref="StepRow.PromptLogprobs"/>.
 /// </summary>
-internal sealed record RowOutput(int[] Tokens, bool SawNaN = false, string? Failure = null, double MaskSeconds = 0)
+internal sealed record RowOutput(int[] Tokens, bool SawNaN = false, string? Failure = null, double MaskSeconds = 0, TokenLogprobs[]? Logprobs = null,
+    TokenLogprobs[]? PromptLogprobs = null)
 {
     /// <summary>Guesses the target agreed with: every emitted token but the last.</summary>
     public int AcceptedGuesses => Math.Max(0, Tokens.Length - 1);

@@ -43,7 +43,10 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
         {
             var row = step.Rows[i];
             var tokens = row.Guesses.Length == 0 ? row.Tokens : [.. row.Tokens, .. row.Guesses];
-            rows[i] = new RunnerRow(row.Slot, tokens, row.Sampling is null ? 0 : 1 + row.Guesses.Length, row.Lora);
+            var sampled = row.Sampling is null ? 0 : 1 + row.Guesses.Length;
+            // Prompt logprobs want the logits of every fed position from their first one on (the sampled ones are the last).
+            var prompt = row.PromptLogprobs is { } targets ? row.Tokens.Length - targets.FirstPosition : 0;
+            rows[i] = new RunnerRow(row.Slot, tokens, Math.Max(sampled, prompt), row.Lora);
         }
         var logits = model.Execute(rows);
         var outputs = new RowOutput[rows.Length];
@@ -53,9 +56,14 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
             var row = step.Rows[i];
             var rowLogits = logits.AsSpan(offset, rows[i].LogitsRows * VocabSize);
             offset += rowLogits.Length;
+            var samplingRows = row.Sampling is null ? 0 : 1 + row.Guesses.Length;
             outputs[i] = row.Sampling is { } sampling
-                ? SampleAndVerify(row, sampling, rowLogits, step.CheckLogitsForNaN)
+                ? SampleAndVerify(row, sampling, rowLogits[((rows[i].LogitsRows - samplingRows) * VocabSize)..], step.CheckLogitsForNaN)
                 : new RowOutput([]);
+            if (row.PromptLogprobs is { } targets)
+            {
+                outputs[i] = outputs[i] with { PromptLogprobs = PromptLogprobs(targets, rowLogits, row.Tokens.Length - rows[i].LogitsRows) };
+            }
         }
         return outputs;
     }
@@ -70,6 +78,7 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
     private RowOutput SampleAndVerify(StepRow row, RowSampling sampling, Span<float> logits, bool checkNaN)
     {
         var emitted = new List<int>(row.Guesses.Length + 1);
+        var logprobs = sampling.Parameters.Logprobs is not null ? new List<TokenLogprobs>(row.Guesses.Length + 1) : null;
         var sawNaN = false;
         var grammar = sampling.Grammar;
         var state = grammar?.State;
@@ -85,6 +94,7 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
                 var maskEnded = grammar is null ? 0 : Stopwatch.GetTimestamp();
                 var token = Sampler.Sample(positionLogits, sampling.Parameters, sampling.Random);
                 emitted.Add(token);
+                logprobs?.Add(LogprobsCalculator.Compute(positionLogits, token, sampling.Parameters.Logprobs!.Value, sampling.Parameters));
                 if (grammar is not null)
                 {
                     var advanceStarted = Stopwatch.GetTimestamp();
@@ -108,7 +118,23 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
         var rejected = row.Guesses.Length - (emitted.Count - 1);
         model.Cache.Truncate(row.Slot, model.Cache.Length(row.Slot) - rejected);
         draftCache?.Truncate(row.Slot, model.Cache.Length(row.Slot)); // what the draft fed past the committed tokens
-        return new RowOutput(emitted.ToArray(), sawNaN, MaskSeconds: (double)maskTicks / Stopwatch.Frequency);
+        return new RowOutput(emitted.ToArray(), sawNaN, MaskSeconds: (double)maskTicks / Stopwatch.Frequency, Logprobs: logprobs?.ToArray());
+    }
+
+    /// <summary>
+    /// The prompt tokens' logprobs from the logits of the positions before them, as log-softmax of the raw logits (vLLM's
+    /// prompt logprobs are never processed). <paramref name="firstReturned"/>: the fed position of the logits' first row.
+    /// </summary>
+    private TokenLogprobs[] PromptLogprobs(PromptTargets targets, ReadOnlySpan<float> logits, int firstReturned)
+    {
+        var raw = new SamplingParams { MaxTokens = 1, LogprobsMode = LogprobsMode.RawLogprobs };
+        var result = new TokenLogprobs[targets.Tokens.Length];
+        for (var j = 0; j < result.Length; j++)
+        {
+            var row = targets.FirstPosition + j - firstReturned;
+            result[j] = LogprobsCalculator.Compute(logits.Slice(row * VocabSize, VocabSize), targets.Tokens[j], targets.Top, raw);
+        }
+        return result;
     }
 
     private static bool HasNaN(ReadOnlySpan<float> values)

@@ -11,10 +11,12 @@ namespace Worker.StructuredOutput;
 internal sealed class TokenVocabulary
 {
     private readonly byte[][] _bytes;
+    private readonly IReadOnlyDictionary<int, string> _special;
 
-    public TokenVocabulary(byte[][] bytesById, IReadOnlyList<int> endOfSequence, int size)
+    public TokenVocabulary(byte[][] bytesById, IReadOnlyList<int> endOfSequence, int size, IReadOnlyDictionary<int, string>? special = null)
     {
         _bytes = bytesById;
+        _special = special ?? new Dictionary<int, string>();
         Size = size;
         EndOfSequence = endOfSequence.Where(id => id < size).ToArray();
         SortedTokens = Enumerable.Range(0, Math.Min(size, bytesById.Length)).Where(id => bytesById[id].Length > 0)
@@ -41,6 +43,9 @@ internal sealed class TokenVocabulary
     public int LongestToken { get; }
 
     public ReadOnlySpan<byte> BytesOf(int token) => token >= 0 && token < _bytes.Length ? _bytes[token] : [];
+
+    /// <summary>A token as text: a special token's name, else its bytes as UTF-8 (a piece of a character reads as U+FFFD).</summary>
+    public string TextOf(int token) => _special.TryGetValue(token, out var name) ? name : Encoding.UTF8.GetString(BytesOf(token));
 
     /// <summary>
     /// Reads a Hugging Face tokenizer.json: byte-level BPE (GPT-2's byte-to-character map) or SentencePiece-style
@@ -70,7 +75,7 @@ internal sealed class TokenVocabulary
                 pieces[id++] = entry[0].GetString()!;
             }
         }
-        var special = new HashSet<int>();
+        var special = new Dictionary<int, string>();
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
         {
             foreach (var token in added.EnumerateArray())
@@ -78,7 +83,7 @@ internal sealed class TokenVocabulary
                 var id = token.GetProperty("id").GetInt32();
                 if (token.TryGetProperty("special", out var isSpecial) && isSpecial.GetBoolean())
                 {
-                    special.Add(id);
+                    special[id] = token.GetProperty("content").GetString()!;
                 }
                 else
                 {
@@ -90,10 +95,10 @@ internal sealed class TokenVocabulary
         var bytes = new byte[count][];
         for (var id = 0; id < count; id++)
         {
-            bytes[id] = special.Contains(id) || !pieces.TryGetValue(id, out var piece) ? []
+            bytes[id] = special.ContainsKey(id) || !pieces.TryGetValue(id, out var piece) ? []
                 : byteLevel ? ByteLevelBytes(piece) : SentencePieceBytes(piece);
         }
-        return new TokenVocabulary(bytes, endOfSequence, size);
+        return new TokenVocabulary(bytes, endOfSequence, size, special);
     }
 
     private static bool IsByteLevel(JsonElement decoder)
