@@ -37,9 +37,23 @@ public static class OpenAiRequestGen
         Gen.Int.Select(i => (JsonNode?)i), Gen.Double.Select(d => double.IsFinite(d) ? (JsonNode?)d : 0), Text.Select(t => (JsonNode?)t),
         Gen.Int[0, 600].Array[0, 8].Select(ids => (JsonNode?)new JsonArray([.. ids.Select(i => (JsonNode?)i)])));
 
-    private static readonly string[] CompletionFields = ["model", "prompt", "max_tokens", "n", "temperature", "top_p", "top_k", "seed", "stop", "stop_token_ids", "stream", "stream_options", "ignore_eos", "logprobs", "echo", "logit_bias", "include_metrics", "unknown_field"];
+    private static readonly string[] CompletionFields = ["model", "prompt", "max_tokens", "n", "temperature", "top_p", "top_k", "seed", "stop", "stop_token_ids", "stream", "stream_options", "ignore_eos", "logprobs", "echo", "prompt_logprobs", "logit_bias", "include_metrics",
+        "response_format", "structured_outputs", "guided_json", "guided_regex", "guided_choice", "unknown_field"];
 
-    private static readonly string[] ChatFields = ["model", "messages", "max_tokens", "max_completion_tokens", "n", "temperature", "top_p", "top_k", "seed", "stop", "stop_token_ids", "stream", "stream_options", "ignore_eos", "tools", "logit_bias", "unknown_field"];
+    private static readonly string[] ChatFields = ["model", "messages", "max_tokens", "max_completion_tokens", "n", "temperature", "top_p", "top_k", "seed", "stop", "stop_token_ids", "stream", "stream_options", "ignore_eos", "tools", "logit_bias",
+        "logprobs", "top_logprobs", "prompt_logprobs", "response_format", "structured_outputs", "unknown_field"];
+
+    /// <summary>A structured-output constraint now and then (small enough for a few tokens to matter), or none.</summary>
+    private static readonly Gen<JsonObject> Constraint = Gen.OneOf(
+        Gen.Const(() => new JsonObject()),
+        Gen.Const(() => new JsonObject()),
+        Gen.Const(() => new JsonObject { ["response_format"] = new JsonObject { ["type"] = "json_object" } }),
+        Gen.Const(() => new JsonObject { ["guided_choice"] = new JsonArray("yes", "no", "é") }),
+        Gen.Const(() => new JsonObject { ["structured_outputs"] = new JsonObject { ["regex"] = "[a-z]{1,3}\\d?" } }),
+        Gen.Const(() => new JsonObject
+        {
+            ["response_format"] = JsonNode.Parse("""{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"a":{"type":"integer","maximum":9}},"required":["a"],"additionalProperties":false}}}"""),
+        }));
 
     public static readonly Gen<JsonObject> Completion =
         from prompt in Gen.OneOf<JsonNode>(
@@ -47,12 +61,18 @@ public static class OpenAiRequestGen
             Text.Array[1, 3].Select(ts => (JsonNode)new JsonArray([.. ts.Select(t => (JsonNode?)t)])),
             Gen.Int[0, 511].Array[1, 6].Select(ids => (JsonNode)new JsonArray([.. ids.Select(i => (JsonNode?)i)])))
         from sampling in Sampling
-        select With(new JsonObject { ["prompt"] = prompt }, sampling);
+        from constraint in Constraint
+        from logprobs in Gen.Int[-1, 3]
+        from echo in Gen.Bool
+        select With(With(new JsonObject { ["prompt"] = prompt }, sampling), With(constraint, logprobs < 0 ? [] : new JsonObject { ["logprobs"] = logprobs, ["echo"] = echo }));
 
     public static readonly Gen<JsonObject> Chat =
         from messages in (from role in Gen.OneOf("system", "user", "assistant", "developer") from content in Text select (role, content)).Array[1, 4]
         from sampling in Sampling
-        select With(new JsonObject { ["messages"] = new JsonArray([.. messages.Select(m => (JsonNode?)new JsonObject { ["role"] = m.role, ["content"] = m.content })]) }, sampling);
+        from constraint in Constraint
+        from topLogprobs in Gen.Int[-1, 3]
+        select With(With(new JsonObject { ["messages"] = new JsonArray([.. messages.Select(m => (JsonNode?)new JsonObject { ["role"] = m.role, ["content"] = m.content })]) }, sampling),
+            With(constraint, topLogprobs < 0 ? [] : new JsonObject { ["logprobs"] = true, ["top_logprobs"] = topLogprobs }));
 
     private static Gen<JsonObject> Sampling =>
         from maxTokens in Gen.Int[1, 4]

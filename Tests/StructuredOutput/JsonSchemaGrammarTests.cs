@@ -144,6 +144,8 @@ public class JsonSchemaGrammarTests
         { """{"$ref":"#/$defs/missing"}""", "$ref" },
         { """{"type":"integer","minimum":5,"maximum":4}""", "minimum" },
         { """{"type":"strin"}""", "type" },
+        { """{"type":"array","minItems":3,"maxItems":2}""", "maxItems" },
+        { """{"type":"string","minLength":3,"maxLength":2}""", "maxLength" },
         { """{"if":{"type":"string"}}""", "if" },
     };
 
@@ -154,6 +156,23 @@ public class JsonSchemaGrammarTests
         var refused = Assert.Throws<UnsupportedSchemaException>(() => Grammars.Schema(schema));
         Assert.Equal(keyword, refused.Keyword);
         Assert.Contains(keyword, refused.Message);
+    }
+
+    [Fact]
+    public void HostileNesting_IsRefused_NotFollowedToTheEndOfTheStack()
+    {
+        var pattern = new string('(', 100_000) + "a" + new string(')', 100_000);
+        var deepGroups = new System.Text.Json.Nodes.JsonObject { ["type"] = "string", ["pattern"] = pattern }.ToJsonString();
+        Assert.Equal("pattern", Assert.Throws<UnsupportedSchemaException>(() => Grammars.Schema(deepGroups)).Keyword);
+
+        var definitions = new System.Text.Json.Nodes.JsonObject();
+        for (var i = 0; i < 5000; i++)
+        {
+            definitions[$"d{i}"] = new System.Text.Json.Nodes.JsonObject { ["$ref"] = $"#/$defs/d{i + 1}" };
+        }
+        definitions["d5000"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "null" };
+        var chain = new System.Text.Json.Nodes.JsonObject { ["$defs"] = definitions, ["$ref"] = "#/$defs/d0" }.ToJsonString();
+        Assert.Equal("$ref", Assert.Throws<UnsupportedSchemaException>(() => Grammars.Schema(chain)).Keyword);
     }
 
     [Fact]

@@ -66,7 +66,7 @@ internal static class StructuredOutputReader
     {
         if (fields.Get(json) is { } schema)
         {
-            yield return Json(schema.ValueKind == JsonValueKind.String ? ParseSchema(schema.GetString()!, fields.Param(json)) : schema, fields.Param(json));
+            yield return Json(schema.ValueKind == JsonValueKind.String ? ParseSchema(JsonFields.Text(schema, fields.Param(json)), fields.Param(json)) : schema, fields.Param(json));
         }
         if (fields.String(regex) is { } pattern)
         {
@@ -76,7 +76,7 @@ internal static class StructuredOutputReader
         {
             var param = fields.Param(choice);
             if (choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0
-                || choices.EnumerateArray().Any(c => c.ValueKind != JsonValueKind.String || c.GetString()!.Length == 0))
+                || choices.EnumerateArray().Any(c => c.ValueKind != JsonValueKind.String || JsonFields.Text(c, param).Length == 0))
             {
                 throw ApiException.BadRequest($"'{param}' must be a non-empty list of non-empty strings.", param);
             }
@@ -88,10 +88,46 @@ internal static class StructuredOutputReader
         }
     }
 
-    private static StructuredOutputRequest Json(JsonElement schema, string param) =>
-        schema.ValueKind is JsonValueKind.Object or JsonValueKind.True
-            ? new StructuredOutputRequest(StructuredOutputType.Json, schema.GetRawText(), param)
-            : throw ApiException.BadRequest($"'{param}' must be a JSON Schema (an object).", param);
+    private static StructuredOutputRequest Json(JsonElement schema, string param)
+    {
+        if (schema.ValueKind is not (JsonValueKind.Object or JsonValueKind.True))
+        {
+            throw ApiException.BadRequest($"'{param}' must be a JSON Schema (an object).", param);
+        }
+        RequireText(schema, param);
+        return new StructuredOutputRequest(StructuredOutputType.Json, schema.GetRawText(), param);
+    }
+
+    /// <summary>Every name and string in the schema is valid Unicode text (a 400 naming the field otherwise, never an exception in the compiler).</summary>
+    private static void RequireText(JsonElement value, string param)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String:
+                JsonFields.Text(value, param);
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in value.EnumerateArray())
+                {
+                    RequireText(item, param);
+                }
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in value.EnumerateObject())
+                {
+                    try
+                    {
+                        _ = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw ApiException.BadRequest($"'{param}' is not valid Unicode text (invalid UTF-8, or an unpaired UTF-16 surrogate).", param);
+                    }
+                    RequireText(property.Value, param);
+                }
+                break;
+        }
+    }
 
     private static JsonElement ParseSchema(string text, string param)
     {

@@ -15,10 +15,18 @@ internal sealed class Grammar
     public const int MaxStackDepth = 192;
 
     /// <summary>States kept per grammar; past it, new states are computed each time (still correct, no longer cached).</summary>
-    public const int MaxStates = 65_536;
+    public const int MaxStates = 16_384;
+
+    /// <summary>
+    /// Bytes of token masks kept per grammar (a mask is a bit per token: 4 KB over 32k tokens); past it, masks of new
+    /// states are computed each time they are needed. Counted strings make a state per length reached, so this bounds
+    /// what a long constrained output can make a cached grammar hold.
+    /// </summary>
+    public const long MaxMaskBytes = 32L << 20;
 
     private readonly Dictionary<GrammarState, GrammarState> _states = [];
     private readonly Lock _lock = new();
+    private long _maskBytes;
 
     public Grammar(GrammarNode root, TokenVocabulary vocabulary)
     {
@@ -85,7 +93,17 @@ internal sealed class Grammar
         }
         lock (_lock)
         {
-            return state.Mask ??= ComputeMask(state);
+            if (state.Mask is { } known)
+            {
+                return known;
+            }
+            var mask = ComputeMask(state);
+            if (_maskBytes + mask.Length * sizeof(ulong) <= MaxMaskBytes && _states.ContainsKey(state))
+            {
+                _maskBytes += mask.Length * sizeof(ulong);
+                state.Mask = mask;
+            }
+            return mask;
         }
     }
 

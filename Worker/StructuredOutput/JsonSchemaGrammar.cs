@@ -43,6 +43,13 @@ internal sealed class JsonSchemaGrammar
     private readonly bool _anyWhitespace;
     private readonly GrammarNode _ws;
     private readonly Dictionary<string, RuleNode> _rules = [];
+    private int _depth;
+
+    /// <summary>
+    /// Schemas nested inside one another while compiling, through $ref as well; deeper is refused: the compiler recurses
+    /// per schema, and a request must not exhaust its thread's stack.
+    /// </summary>
+    public const int MaxNesting = 128;
 
     private JsonSchemaGrammar(JsonElement root, bool anyWhitespace)
     {
@@ -56,6 +63,22 @@ internal sealed class JsonSchemaGrammar
     public static GrammarNode Compile(JsonElement schema, bool anyWhitespace) => new JsonSchemaGrammar(schema, anyWhitespace).Reference("#");
 
     private GrammarNode Value(JsonElement schema)
+    {
+        if (++_depth > MaxNesting)
+        {
+            throw new UnsupportedSchemaException("schema", $"Schemas nest deeper than {MaxNesting}, references included.");
+        }
+        try
+        {
+            return Schema(schema);
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private GrammarNode Schema(JsonElement schema)
     {
         if (schema.ValueKind == JsonValueKind.True)
         {
@@ -223,6 +246,10 @@ internal sealed class JsonSchemaGrammar
         var item = schema.TryGetProperty("items", out var items) ? Value(items) : JsonGrammar.AnyValue(_anyWhitespace);
         var min = Count(schema, "minItems") ?? 0;
         var max = Count(schema, "maxItems") ?? RepeatNode.Unbounded;
+        if (max != RepeatNode.Unbounded && max < min)
+        {
+            throw new UnsupportedSchemaException("maxItems", $"'maxItems' ({max}) is below 'minItems' ({min}): no array validates.", invalid: true);
+        }
         return JsonGrammar.Delimited("[", item, "]", _anyWhitespace, min, max);
     }
 
@@ -230,6 +257,10 @@ internal sealed class JsonSchemaGrammar
     {
         var min = Count(schema, "minLength");
         var max = Count(schema, "maxLength");
+        if (max < min)
+        {
+            throw new UnsupportedSchemaException("maxLength", $"'maxLength' ({max}) is below 'minLength' ({min}): no string validates.", invalid: true);
+        }
         string? pattern = null;
         if (schema.TryGetProperty("format", out var format))
         {
@@ -324,6 +355,10 @@ internal sealed class JsonSchemaGrammar
             }
         }
         rule = _rules[pointer] = new RuleNode(pointer);
+        if (_depth >= MaxNesting)
+        {
+            throw new UnsupportedSchemaException("$ref", $"Schemas nest deeper than {MaxNesting}, references included.");
+        }
         rule.Body = Value(target);
         return rule;
     }

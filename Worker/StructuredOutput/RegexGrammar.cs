@@ -14,9 +14,13 @@ internal sealed class RegexGrammar
 {
     private const int MaxListedNonAscii = 512;
 
+    /// <summary>Groups nested deeper than this are refused: the compiler recurses per group, and a request must not exhaust its stack.</summary>
+    public const int MaxGroupDepth = 64;
+
     private readonly string _pattern;
     private readonly bool _inJsonString;
     private int _at;
+    private int _depth;
 
     private RegexGrammar(string pattern, bool inJsonString)
     {
@@ -152,7 +156,12 @@ internal sealed class RegexGrammar
                         throw Refuse("lookarounds and inline flags are not supported");
                     }
                 }
+                if (++_depth > MaxGroupDepth)
+                {
+                    throw Refuse($"groups nested deeper than {MaxGroupDepth}");
+                }
                 var inner = Alternation();
+                _depth--;
                 if (!Peek(')'))
                 {
                     throw Refuse("unclosed '('");
