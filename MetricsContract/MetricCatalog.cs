@@ -316,8 +316,8 @@ public static class MetricCatalog
         "Requests the gateway is forwarding now.", ["route"], MetricGroup.Gateway);
 
     public static readonly MetricFamily GatewayPrefillDecodeRequests = new("vellum_gateway_prefill_decode_requests", MetricKind.Counter,
-        "Generation requests in P/D mode by what the gateway did: split (prefill leg, then decode leg with its KV), short_prompt (too few uncached prompt tokens to gain: decode worker alone), prefill_failed (the prefill leg failed: decode worker alone), prefill_refused (the prefill worker refused the request with a 4xx, passed to the client).",
-        ["decision"], MetricGroup.Gateway, LabelValues: Values("decision", "split", "short_prompt", "prefill_failed", "prefill_refused"));
+        "Generation requests in P/D mode by what the gateway did: split (prefill leg, then decode leg with its KV), short_prompt (too few uncached prompt tokens to gain: decode worker alone), prefill_failed (the prefill leg failed: decode worker alone), prefill_refused (the prefill worker refused the request with a 4xx, passed to the client), prompt_logprobs (the answer needs the prompt's logits, prompt_logprobs or echo with logprobs, which a decode leg reading the KV never computes: decode worker alone).",
+        ["decision"], MetricGroup.Gateway, LabelValues: Values("decision", "split", "short_prompt", "prefill_failed", "prefill_refused", "prompt_logprobs"));
 
     public static readonly MetricFamily GatewayPrefillLegTime = new("vellum_gateway_prefill_leg_seconds", MetricKind.Histogram,
         "Duration of each P/D prefill leg: the prefill worker computing the prompt and answering with its kv_transfer_params.",

@@ -54,6 +54,12 @@ internal sealed partial class PrefillDecodeLegs(
             await next(); // not a request this gateway splits (malformed, already P/D, or not tokenizable): the decode worker answers it
             return;
         }
+        if (NeedsPromptLogits(body))
+        {
+            metrics.PrefillDecode("prompt_logprobs");
+            await next();
+            return;
+        }
         var worker = decode.DestinationId;
         var uncached = tokens.Count - _decodeCaches.MatchedTokens(worker, tokens);
         _decodeCaches.Record(worker, tokens);
@@ -89,6 +95,14 @@ internal sealed partial class PrefillDecodeLegs(
         metrics.PrefillDecode("split");
         await next();
     }
+
+    /// <summary>
+    /// The answer lists the prompt's logprobs (prompt_logprobs, or echo with logprobs): they come from the prompt's
+    /// logits, which only a worker that computes the prompt has; a decode leg reads its KV instead.
+    /// </summary>
+    private static bool NeedsPromptLogits(JsonObject body) =>
+        body["prompt_logprobs"] is not null
+        || (body["echo"] is JsonValue echo && echo.TryGetValue<bool>(out var echoed) && echoed && body["logprobs"] is not null);
 
     /// <summary>
     /// The prefill leg, as vLLM's proxy sends it. Returns the kv_transfer_params the prefill worker answered with; null

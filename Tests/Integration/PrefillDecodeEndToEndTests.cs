@@ -61,6 +61,22 @@ public class PrefillDecodeEndToEndTests(AppHostFixture system)
     }
 
     [Fact]
+    public async Task ALongPromptWhoseLogprobsAreAsked_IsComputedByTheDecodeWorkerAlone()
+    {
+        // Its answer needs the prompt's logits, which a decode leg reading the KV never computes.
+        using var gateway = system.CreateClient("gateway");
+        var before = await DecisionsAsync("prompt_logprobs");
+        using var scored = await gateway.PostJsonAsync("/v1/completions", new { prompt = LongQuestion("pd-echo"), max_tokens = 0, echo = true, logprobs = 1 });
+        using var prompted = await gateway.PostJsonAsync("/v1/completions", new { prompt = LongQuestion("pd-prompt-logprobs"), max_tokens = 2, prompt_logprobs = 0 });
+
+        var body = await scored.JsonAsync();
+        Assert.True(scored.StatusCode == HttpStatusCode.OK, body.ToString());
+        Assert.Equal(LongQuestion("pd-echo"), body.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal(HttpStatusCode.OK, prompted.StatusCode);
+        Assert.Equal(before + 2, await Eventually.ReadUntilAsync(() => DecisionsAsync("prompt_logprobs"), n => n >= before + 2, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public async Task AShortPrompt_GoesToADecodeWorkerAlone()
     {
         using var gateway = system.CreateClient("gateway");
