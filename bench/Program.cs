@@ -24,7 +24,7 @@ static int Usage()
           vellum-bench serve    --base-url URL --model NAME [--num-prompts 100] [--max-concurrency C | --request-rate R]
                                 [--input-words 32] [--output-len 128] [--endpoint completions|chat] [--seed 0] [--result-file F]
                                 [--dataset random|repeat] [--scrape-url URL --scrape-rate 20 --scrape-format text|openmetrics]
-                                [--long-fraction F --long-output-len N]   (a skewed workload) [--prompt-seed S] [--num-warmups N]
+                                [--long-fraction F --long-output-len N]   (a skewed workload) [--prompt-seed S] [--num-warmups N] [--temperature T]
           vellum-bench generate --model-dir DIR [--num-prompts 1] [--input-words 32] [--output-len 128] [--prompt-seed 0]   (all prompts batched)
           vellum-bench step-profile --model-dir DIR [--batch 8] [--output-len 256] [--rounds 2]   (bare loop vs engine, per step, no HTTP)
           vellum-bench soak     --base-url URL --model NAME --pid WORKER_PID [--minutes 10] [--concurrency 8] [--sleep-every 30]

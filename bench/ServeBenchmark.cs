@@ -22,7 +22,7 @@ internal static class ServeBenchmark
         var prompts = Prompts.Generate(count, args.Int("input-words", 32), args.Int("prompt-seed", seed), args.String("dataset", "random"));
 
         using var http = StreamingClient.CreateHttpClient();
-        var client = new StreamingClient(http, baseUrl, model, args.String("endpoint", "completions"));
+        var client = new StreamingClient(http, baseUrl, model, args.String("endpoint", "completions"), args.Double("temperature") ?? 0);
 
         // --scrape-url: poll /metrics while serving, as a router or Prometheus would, and time each scrape.
         using var stopScraping = new CancellationTokenSource();

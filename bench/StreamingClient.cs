@@ -11,8 +11,8 @@ internal sealed record RequestResult(bool Success, string? Error, int PromptToke
     public double? TpotMs => OutputTokens > 1 ? (E2eMs - TtftMs) / (OutputTokens - 1) : null;
 }
 
-/// <summary>Sends one streaming completion or chat request and times every chunk.</summary>
-internal sealed class StreamingClient(HttpClient http, string baseUrl, string model, string endpoint)
+/// <summary>Sends one streaming completion or chat request and times every chunk; greedy unless a temperature is given.</summary>
+internal sealed class StreamingClient(HttpClient http, string baseUrl, string model, string endpoint, double temperature = 0)
 {
     /// <param name="requestModel">The model this request names (a LoRA adapter); the client's own when null.</param>
     public async Task<RequestResult> SendAsync(string prompt, int outputTokens, CancellationToken cancellationToken, string? requestModel = null)
@@ -22,7 +22,7 @@ internal sealed class StreamingClient(HttpClient http, string baseUrl, string mo
             ["model"] = requestModel ?? model,
             ["max_tokens"] = outputTokens,
             ["ignore_eos"] = true,
-            ["temperature"] = 0,
+            ["temperature"] = temperature,
             ["stream"] = true,
             ["stream_options"] = new { include_usage = true },
         };

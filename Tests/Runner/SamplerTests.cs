@@ -50,6 +50,64 @@ public class SamplerTests
             Assert.InRange(counts[token] / 20_000.0, Math.Exp(Logits[token]) / total - 0.02, Math.Exp(Logits[token]) / total + 0.02);
         }
     }
+
+    /// <summary>
+    /// Visiting candidates best first without sorting draws what sorting the whole vocabulary draws: the same token for
+    /// the same random draw, with and without top-k and top-p.
+    /// </summary>
+    [Fact]
+    public void Sample_DrawsTheTokenSortingTheVocabularyWould()
+    {
+        var random = new Random(11);
+        for (var trial = 0; trial < 3000; trial++)
+        {
+            var logits = Enumerable.Range(0, random.Next(2, 400)).Select(_ => (float)(random.NextDouble() * 20 - 10)).ToArray();
+            var parameters = new SamplingParams
+            {
+                MaxTokens = 1,
+                Temperature = 0.2 + random.NextDouble() * 1.5,
+                TopK = random.Next(-1, 60),
+                TopP = random.Next(2) == 0 ? 1.0 : 0.05 + random.NextDouble() * 0.95,
+            };
+            var seed = random.Next();
+            Assert.Equal(BySorting(logits, parameters, new Random(seed)), Sampler.Sample(logits, parameters, new Random(seed)));
+        }
+    }
+
+    /// <summary>The textbook sampler: sort every token by logit, cut to top-k, then to top-p's mass, and walk the draw down the list.</summary>
+    private static int BySorting(float[] logits, SamplingParams parameters, Random random)
+    {
+        if (parameters.TopK == 1)
+        {
+            return Sampler.ArgMax(logits);
+        }
+        var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).ThenBy(i => i).ToArray();
+        var count = parameters.TopK > 0 ? Math.Min(parameters.TopK, order.Length) : order.Length;
+        var max = logits[order[0]] / parameters.Temperature;
+        var weights = order.Take(count).Select(i => Math.Exp(logits[i] / parameters.Temperature - max)).ToArray();
+        var total = weights.Sum();
+        if (parameters.TopP < 1.0)
+        {
+            var cumulative = 0.0;
+            var kept = 0;
+            while (kept < count && cumulative < parameters.TopP * total)
+            {
+                cumulative += weights[kept++];
+            }
+            count = Math.Max(kept, 1);
+            total = cumulative;
+        }
+        var draw = random.NextDouble() * total;
+        for (var i = 0; i < count; i++)
+        {
+            draw -= weights[i];
+            if (draw < 0)
+            {
+                return order[i];
+            }
+        }
+        return order[count - 1];
+    }
 }
 
 public class NonFiniteLogitsTests

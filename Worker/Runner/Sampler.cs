@@ -1,8 +1,13 @@
+using System.Buffers;
+
 namespace Worker.Runner;
 
 /// <summary>
 /// Picks the next token from logits: greedy, or temperature with optional top-k and top-p cuts. Logits that are NaN
 /// or +infinity (a broken model or numeric overflow) never become a token: the sequence fails with an error instead.
+/// Candidates are visited best first (highest logit, ties to the lower id) without sorting the vocabulary
+/// (<see cref="BestFirst"/>): only as far as top-p's mass or the draw reaches, which for a model's peaked distribution
+/// is a handful of tokens of a 32k or 150k vocabulary.
 /// </summary>
 internal static class Sampler
 {
@@ -13,50 +18,66 @@ internal static class Sampler
         {
             return ArgMax(logits, requireUsable: true);
         }
-
-        // Candidates sorted by logit, highest first; ties keep token order so seeded runs are reproducible.
-        var order = new int[logits.Length];
-        for (var i = 0; i < order.Length; i++)
+        var max = float.NegativeInfinity;
+        foreach (var logit in logits)
         {
-            order[i] = i;
-            ThrowIfUnusable(logits[i]);
+            ThrowIfUnusable(logit);
+            max = Math.Max(max, logit);
         }
-        var keys = logits.ToArray();
-        Array.Sort(keys, order, Comparer<float>.Create((a, b) => b.CompareTo(a)));
-        var count = parameters.TopK > 0 ? Math.Min(parameters.TopK, order.Length) : order.Length;
+        var temperature = parameters.Temperature;
+        var scaledMax = max / temperature;
+        double Weight(ReadOnlySpan<float> values, int token) => Math.Exp(values[token] / temperature - scaledMax);
 
-        var probabilities = new double[count];
-        var max = keys[0] / parameters.Temperature;
-        var total = 0.0;
-        for (var i = 0; i < count; i++)
+        var buffer = ArrayPool<int>.Shared.Rent(logits.Length);
+        try
         {
-            probabilities[i] = Math.Exp(keys[i] / parameters.Temperature - max);
-            total += probabilities[i];
-        }
-
-        if (parameters.TopP < 1.0)
-        {
-            // Keep the smallest prefix whose mass reaches top_p (always at least the best token).
-            var cumulative = 0.0;
-            var kept = 0;
-            while (kept < count && cumulative < parameters.TopP * total)
+            var topK = parameters.TopK > 0 ? Math.Min(parameters.TopK, logits.Length) : logits.Length;
+            var candidates = new BestFirst(logits, buffer, topK);
+            var total = 0.0;
+            foreach (var token in candidates.Members)
             {
-                cumulative += probabilities[kept++];
+                total += Weight(logits, token);
             }
-            count = Math.Max(kept, 1);
-            total = cumulative;
-        }
 
-        var draw = random.NextDouble() * total;
-        for (var i = 0; i < count; i++)
-        {
-            draw -= probabilities[i];
-            if (draw < 0)
+            if (parameters.TopP < 1.0)
             {
-                return order[i];
+                // The smallest best-first prefix whose mass reaches top_p (always at least the best token), drawn from.
+                var kept = new List<int>();
+                var cumulative = 0.0;
+                while ((kept.Count == 0 || cumulative < parameters.TopP * total) && candidates.TryNext(out var token))
+                {
+                    kept.Add(token);
+                    cumulative += Weight(logits, token);
+                }
+                var draw = random.NextDouble() * cumulative;
+                foreach (var token in kept)
+                {
+                    draw -= Weight(logits, token);
+                    if (draw < 0)
+                    {
+                        return token;
+                    }
+                }
+                return kept[^1];
             }
+
+            var remaining = random.NextDouble() * total;
+            var last = 0;
+            while (candidates.TryNext(out var token))
+            {
+                last = token;
+                remaining -= Weight(logits, token);
+                if (remaining < 0)
+                {
+                    break;
+                }
+            }
+            return last;
         }
-        return order[count - 1];
+        finally
+        {
+            ArrayPool<int>.Shared.Return(buffer);
+        }
     }
 
     /// <param name="requireUsable">Throw on NaN or +infinity, checked in the same pass (sampling does; a draft's guesses are verified anyway).</param>
