@@ -411,8 +411,8 @@ internal sealed class UnsupportedSchemaException(string keyword, string message,
 {
     public string Keyword { get; } = keyword;
 
-    /// <summary>The reason label of vellum_structured_output_invalid_schemas_total.</summary>
-    public string Reason => Keyword == "pattern" ? Reasons[2] : invalid ? Reasons[1] : Reasons[0];
+    /// <summary>The reason label of vellum_structured_output_invalid_schemas_total (the catalog's values, in its order).</summary>
+    public string Reason => Reasons[Keyword == "pattern" ? 2 : invalid ? 1 : 0];
 
-    public static readonly string[] Reasons = ["unsupported_keyword", "invalid_schema", "unsupported_pattern"];
+    private static IReadOnlyList<string> Reasons => MetricsContract.MetricCatalog.StructuredOutputInvalidSchemas.EnumeratedLabels["reason"];
 }

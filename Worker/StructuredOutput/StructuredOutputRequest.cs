@@ -21,8 +21,6 @@ public enum StructuredOutputType
 /// <param name="AnyWhitespace">JSON may have whitespace between tokens (vLLM's default); false: vLLM's disable_any_whitespace.</param>
 public sealed record StructuredOutputRequest(StructuredOutputType Type, string Text, string Parameter, bool AnyWhitespace = true)
 {
-    /// <summary>The type label value of vellum_structured_output_requests_total (vLLM's field names).</summary>
-    public string Label => Labels[(int)Type];
-
-    public static readonly string[] Labels = ["json", "json_object", "regex", "choice"];
+    /// <summary>The type label value of vellum_structured_output_requests_total (vLLM's field names), in the enum's order.</summary>
+    public string Label => MetricsContract.MetricCatalog.StructuredOutputRequests.EnumeratedLabels["type"][(int)Type];
 }
