@@ -11,11 +11,7 @@ rounds="${ROUNDS:-3}"
 before="${BEFORE:-4b21523}"
 source bench/lib.sh
 build_and_model
-old_tree=$(before_tree "$before")
-old=$(run_worker "$old_tree" --model "$model" --served-model-name small --urls http://127.0.0.1:8791)
-new=$(start_worker 8792)
-trap 'kill $old $new 2>/dev/null || true; git worktree remove --force "$old_tree"' EXIT
-wait_healthy 8791 8792
+before_and_after "$before" 8791 8792
 
 run() { # port concurrency → output tokens/s; fresh prompts every run (--prompt-seed), so no run is served from a prefix cache
   $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts $(( $2 * 4 )) --max-concurrency "$2" \

@@ -17,11 +17,7 @@ count="${COUNT:-2000}"
 before="${BEFORE:-9e8cf49}"
 source bench/lib.sh
 build_and_model
-old_tree=$(before_tree "$before")
-old=$(run_worker "$old_tree" --model "$model" --served-model-name small --urls http://127.0.0.1:8781)
-new=$(start_worker 8782)
-trap 'kill $old $new 2>/dev/null || true; git worktree remove --force "$old_tree"' EXIT
-wait_healthy 8781 8782
+before_and_after "$before" 8781 8782
 declare -A pid=([8781]=$old [8782]=$new) arm=([8781]=before [8782]=after)
 filtered() { echo "http://127.0.0.1:$1/metrics?name%5B%5D=vllm%3Anum_requests_waiting&name%5B%5D=vllm%3Anum_requests_running&name%5B%5D=vllm%3Akv_cache_usage_perc"; }
 serve() { local port=$1; shift; $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)" "$@"; }

@@ -28,6 +28,16 @@ before_tree() {
   echo "$tree"
 }
 
+# before_and_after REV OLD_PORT NEW_PORT: a worker of commit REV (built in a worktree of its own) and one of this tree,
+# both on the small model and healthy; sets $old and $new to their pids. On exit both stop and the worktree goes.
+before_and_after() {
+  old_tree=$(before_tree "$1")
+  old=$(run_worker "$old_tree" --model "$model" --served-model-name small --urls "http://127.0.0.1:$2")
+  new=$(start_worker "$3")
+  trap 'kill $old $new 2>/dev/null || true; git worktree remove --force "$old_tree"' EXIT
+  wait_healthy "$2" "$3"
+}
+
 # start_worker PORT [flags…]: starts a worker on the small model in the background and prints its pid.
 start_worker() {
   local port=$1; shift

@@ -9,11 +9,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 build_and_model
 before="${BEFORE:-978e56b}"
-old_tree=$(before_tree "$before")
-old=$(run_worker "$old_tree" --model "$model" --served-model-name small --urls http://127.0.0.1:8783)
-new=$(start_worker 8784)
-trap 'kill $old $new 2>/dev/null || true; git worktree remove --force "$old_tree"' EXIT
-wait_healthy 8783 8784
+before_and_after "$before" 8783 8784
 serve() { $bench serve --base-url "http://127.0.0.1:$1/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --temperature 0.8 --prompt-seed "$(fresh_seed)"; }
 tps() { serve "$1" | awk '/Output token throughput/ {print $NF}'; }
 for port in 8783 8784; do serve $port >/dev/null; done
