@@ -70,36 +70,25 @@ internal static class LogprobsCalculator
         {
             values[i] = (float)(logits[i] / temperature);
         }
-        var cutK = parameters.TopK > 0 && parameters.TopK < values.Length;
-        if (!cutK && parameters.TopP >= 1.0)
+        if ((parameters.TopK <= 0 || parameters.TopK >= values.Length) && parameters.TopP >= 1.0)
         {
             return values;
         }
-        var order = Enumerable.Range(0, values.Length).ToArray();
-        var keys = (float[])values.Clone();
-        Array.Sort(keys, order, Comparer<float>.Create((a, b) => b.CompareTo(a)));
-        var kept = cutK ? parameters.TopK : values.Length;
-        if (parameters.TopP < 1.0)
+        // What the sampler keeps, found as the sampler finds it; every other token is cut.
+        var max = float.NegativeInfinity;
+        foreach (var logit in logits)
         {
-            var max = keys[0];
-            var total = 0.0;
-            for (var i = 0; i < kept; i++)
-            {
-                total += Math.Exp(keys[i] - max);
-            }
-            var cumulative = 0.0;
-            var inside = 0;
-            while (inside < kept && cumulative < parameters.TopP * total)
-            {
-                cumulative += Math.Exp(keys[inside++] - max);
-            }
-            kept = Math.Max(inside, 1);
+            max = Math.Max(max, logit);
         }
-        for (var i = kept; i < order.Length; i++)
+        var kept = new List<int>();
+        Sampler.Keep(logits, parameters.TopK, parameters.TopP, temperature, max, kept);
+        var cut = new float[values.Length];
+        Array.Fill(cut, float.NegativeInfinity);
+        foreach (var token in kept)
         {
-            values[order[i]] = float.NegativeInfinity;
+            cut[token] = values[token];
         }
-        return values;
+        return cut;
     }
 
     /// <summary>Orders candidates worst first: lower value, then higher token id (ties go to the lower id, as a stable sort keeps them).</summary>

@@ -28,39 +28,31 @@ internal static class Sampler
         var scaledMax = max / temperature;
         double Weight(ReadOnlySpan<float> values, int token) => Math.Exp(values[token] / temperature - scaledMax);
 
+        if (parameters.TopP < 1.0)
+        {
+            // Drawn from the smallest best-first prefix whose mass reaches top_p.
+            var kept = new List<int>();
+            var draw = random.NextDouble() * Keep(logits, parameters.TopK, parameters.TopP, temperature, max, kept);
+            foreach (var token in kept)
+            {
+                draw -= Weight(logits, token);
+                if (draw < 0)
+                {
+                    return token;
+                }
+            }
+            return kept[^1];
+        }
+
         var buffer = ArrayPool<int>.Shared.Rent(logits.Length);
         try
         {
-            var topK = parameters.TopK > 0 ? Math.Min(parameters.TopK, logits.Length) : logits.Length;
-            var candidates = new BestFirst(logits, buffer, topK);
+            var candidates = new BestFirst(logits, buffer, TopKCount(parameters.TopK, logits.Length));
             var total = 0.0;
             foreach (var token in candidates.Members)
             {
                 total += Weight(logits, token);
             }
-
-            if (parameters.TopP < 1.0)
-            {
-                // The smallest best-first prefix whose mass reaches top_p (always at least the best token), drawn from.
-                var kept = new List<int>();
-                var cumulative = 0.0;
-                while ((kept.Count == 0 || cumulative < parameters.TopP * total) && candidates.TryNext(out var token))
-                {
-                    kept.Add(token);
-                    cumulative += Weight(logits, token);
-                }
-                var draw = random.NextDouble() * cumulative;
-                foreach (var token in kept)
-                {
-                    draw -= Weight(logits, token);
-                    if (draw < 0)
-                    {
-                        return token;
-                    }
-                }
-                return kept[^1];
-            }
-
             var remaining = random.NextDouble() * total;
             var last = 0;
             while (candidates.TryNext(out var token))
@@ -79,6 +71,42 @@ internal static class Sampler
             ArrayPool<int>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// The tokens top-k and top-p leave to draw from, best first, into <paramref name="kept"/>: the k best (every token
+    /// without top-k), and of them, with top_p below 1, the smallest prefix whose mass reaches it (always the best token).
+    /// Returns their mass, in weights exp(logit / temperature - max / temperature). The sampler draws from these; the
+    /// processed logprobs modes report them.
+    /// </summary>
+    public static double Keep(ReadOnlySpan<float> logits, int topK, double topP, double temperature, float max, List<int> kept)
+    {
+        var scaledMax = max / temperature;
+        double Weight(ReadOnlySpan<float> values, int token) => Math.Exp(values[token] / temperature - scaledMax);
+        var buffer = ArrayPool<int>.Shared.Rent(logits.Length);
+        try
+        {
+            var candidates = new BestFirst(logits, buffer, TopKCount(topK, logits.Length));
+            var total = 0.0;
+            foreach (var token in candidates.Members)
+            {
+                total += Weight(logits, token);
+            }
+            var cumulative = 0.0;
+            while ((kept.Count == 0 || topP >= 1.0 || cumulative < topP * total) && candidates.TryNext(out var token))
+            {
+                kept.Add(token);
+                cumulative += Weight(logits, token);
+            }
+            return cumulative;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>top_k's candidates: 0 or -1 means no cut.</summary>
+    private static int TopKCount(int topK, int vocabulary) => topK > 0 ? Math.Min(topK, vocabulary) : vocabulary;
 
     /// <param name="requireUsable">Throw on NaN or +infinity, checked in the same pass (sampling does; a draft's guesses are verified anyway).</param>
     public static int ArgMax(ReadOnlySpan<float> logits, bool requireUsable = false)
