@@ -5,9 +5,10 @@ namespace ModelBuilder;
 
 /// <summary>
 /// GPT-2's byte-level conventions, as the HF tokenizers "ByteLevel" pre-tokenizer and decoder apply them:
-/// every byte maps to a printable character, and text is split by the GPT-2 regex before merging.
+/// every byte maps to a printable character, and text is split by the GPT-2 regex before merging. Public for what reads
+/// such vocabularies back (structured output's token bytes).
 /// </summary>
-internal static partial class ByteLevel
+public static partial class ByteLevel
 {
     /// <summary>Byte value → the printable character that stands for it in the vocabulary.</summary>
     public static readonly char[] ByteToChar = BuildByteToChar();
@@ -31,6 +32,20 @@ internal static partial class ByteLevel
         string.Concat(Encoding.UTF8.GetBytes(text).Select(b => ByteToChar[b]));
 
     public static byte[] Decode(string symbols) => symbols.Select(c => CharToByte[c]).ToArray();
+
+    /// <summary>The bytes the symbols stand for; false when some character is not a byte's symbol (text of an added token).</summary>
+    public static bool TryDecode(string symbols, out byte[] bytes)
+    {
+        bytes = new byte[symbols.Length];
+        for (var i = 0; i < symbols.Length; i++)
+        {
+            if (!CharToByte.TryGetValue(symbols[i], out bytes[i]))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     private static char[] BuildByteToChar()
     {

@@ -114,33 +114,9 @@ internal sealed class TokenVocabulary
         return decoder.TryGetProperty("decoders", out var chain) && chain.EnumerateArray().Any(IsByteLevel);
     }
 
-    private static readonly Dictionary<char, byte> ByteLevelChars = BuildByteLevelChars();
-
-    /// <summary>GPT-2: printable Latin-1 bytes stand for themselves, the rest are shifted above 255 in byte order.</summary>
-    private static Dictionary<char, byte> BuildByteLevelChars()
-    {
-        var map = new Dictionary<char, byte>();
-        var next = 256;
-        for (var b = 0; b < 256; b++)
-        {
-            var printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            map[printable ? (char)b : (char)next++] = (byte)b;
-        }
-        return map;
-    }
-
-    private static byte[] ByteLevelBytes(string piece)
-    {
-        var bytes = new byte[piece.Length];
-        for (var i = 0; i < piece.Length; i++)
-        {
-            if (!ByteLevelChars.TryGetValue(piece[i], out bytes[i]))
-            {
-                return Encoding.UTF8.GetBytes(piece); // an added token written as plain text
-            }
-        }
-        return bytes;
-    }
+    /// <summary>GPT-2's byte-to-character map read back; an added token written as plain text is its UTF-8.</summary>
+    private static byte[] ByteLevelBytes(string piece) =>
+        ModelBuilder.ByteLevel.TryDecode(piece, out var bytes) ? bytes : Encoding.UTF8.GetBytes(piece);
 
     private static byte[] SentencePieceBytes(string piece)
     {
