@@ -75,9 +75,25 @@ internal sealed class JsonFields(JsonElement root, string? path = null)
         }
         catch (InvalidOperationException)
         {
-            throw ApiException.BadRequest($"'{param}' is not valid Unicode text (invalid UTF-8, or an unpaired UTF-16 surrogate).", param);
+            throw InvalidText(param);
         }
     }
+
+    /// <summary>A property's name as .NET text, refused alike (400 naming <paramref name="param"/>) when no string can hold it.</summary>
+    public static string Name(JsonProperty property, string param)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            throw InvalidText(param);
+        }
+    }
+
+    private static ApiException InvalidText(string param) =>
+        ApiException.BadRequest($"'{param}' is not valid Unicode text (invalid UTF-8, or an unpaired UTF-16 surrogate).", param);
 
     public bool? Bool(string name) => Get(name) switch
     {

@@ -86,15 +86,16 @@ internal sealed class CompletionFormat : IResponseFormat
     /// </summary>
     public object Logprobs(TokenVocabulary vocabulary, IReadOnlyList<ShownToken> tokens, ref int textOffset)
     {
-        var offsets = new int[tokens.Count];
-        for (var i = 0; i < tokens.Count; i++)
+        var texts = tokens.Select(t => vocabulary.TextOf(t.Token)).ToArray();
+        var offsets = new int[texts.Length];
+        for (var i = 0; i < texts.Length; i++)
         {
             offsets[i] = textOffset;
-            textOffset += vocabulary.TextOf(tokens[i].Token).Length;
+            textOffset += texts[i].Length;
         }
         return new
         {
-            tokens = tokens.Select(t => vocabulary.TextOf(t.Token)).ToArray(),
+            tokens = texts,
             token_logprobs = tokens.Select(t => t.Logprobs is { } l ? LogprobValues.Finite(l.Logprob) : (float?)null).ToArray(),
             top_logprobs = tokens.Select(t =>
             {

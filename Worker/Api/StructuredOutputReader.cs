@@ -115,14 +115,7 @@ internal static class StructuredOutputReader
             case JsonValueKind.Object:
                 foreach (var property in value.EnumerateObject())
                 {
-                    try
-                    {
-                        _ = property.Name;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        throw ApiException.BadRequest($"'{param}' is not valid Unicode text (invalid UTF-8, or an unpaired UTF-16 surrogate).", param);
-                    }
+                    JsonFields.Name(property, param);
                     RequireText(property.Value, param);
                 }
                 break;

@@ -43,10 +43,9 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
         {
             var row = step.Rows[i];
             var tokens = row.Guesses.Length == 0 ? row.Tokens : [.. row.Tokens, .. row.Guesses];
-            var sampled = row.Sampling is null ? 0 : 1 + row.Guesses.Length;
             // Prompt logprobs want the logits of every fed position from their first one on (the sampled ones are the last).
             var prompt = row.PromptLogprobs is { } targets ? row.Tokens.Length - targets.FirstPosition : 0;
-            rows[i] = new RunnerRow(row.Slot, tokens, Math.Max(sampled, prompt), row.Lora);
+            rows[i] = new RunnerRow(row.Slot, tokens, Math.Max(SampledPositions(row), prompt), row.Lora);
         }
         var logits = model.Execute(rows);
         var outputs = new RowOutput[rows.Length];
@@ -56,9 +55,8 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
             var row = step.Rows[i];
             var rowLogits = logits.AsSpan(offset, rows[i].LogitsRows * VocabSize);
             offset += rowLogits.Length;
-            var samplingRows = row.Sampling is null ? 0 : 1 + row.Guesses.Length;
             outputs[i] = row.Sampling is { } sampling
-                ? SampleAndVerify(row, sampling, rowLogits[((rows[i].LogitsRows - samplingRows) * VocabSize)..], step.CheckLogitsForNaN)
+                ? SampleAndVerify(row, sampling, rowLogits[((rows[i].LogitsRows - SampledPositions(row)) * VocabSize)..], step.CheckLogitsForNaN)
                 : new RowOutput([]);
             if (row.PromptLogprobs is { } targets)
             {
@@ -67,6 +65,9 @@ internal sealed class StepRunner(IModelRunner model, KvArena? draftCache = null)
         }
         return outputs;
     }
+
+    /// <summary>The positions a row samples at: its last fed token and each guess; none for a prefill chunk that does not sample.</summary>
+    private static int SampledPositions(StepRow row) => row.Sampling is null ? 0 : 1 + row.Guesses.Length;
 
     /// <summary>
     /// Samples each position from the target's own logits with the row's sampler, in order: a guess equal to the

@@ -51,23 +51,9 @@ internal sealed class Grammar
     }
 
     /// <summary>The state after <paramref name="token"/>'s bytes; dead when the grammar does not allow them here.</summary>
-    public GrammarState Advance(GrammarState state, int token)
-    {
-        lock (_lock)
-        {
-            foreach (var b in Vocabulary.BytesOf(token))
-            {
-                state = Step(state, b);
-                if (state.IsDead)
-                {
-                    break;
-                }
-            }
-            return state;
-        }
-    }
+    public GrammarState Advance(GrammarState state, int token) => Advance(state, Vocabulary.BytesOf(token));
 
-    /// <summary>The state after the text's UTF-8 bytes (tests and validation of whole outputs).</summary>
+    /// <summary>The state after these UTF-8 bytes (a token's, or a whole text's).</summary>
     public GrammarState Advance(GrammarState state, ReadOnlySpan<byte> bytes)
     {
         lock (_lock)
