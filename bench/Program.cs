@@ -13,6 +13,7 @@ return args.FirstOrDefault() switch
     "mixed-load" => await MixedLoadBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "multi-turn" => await MultiTurnBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "exposition" => await ExpositionBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
+    "scrape" => await ScrapeBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     "structured-output" => await StructuredOutputBenchmark.RunAsync(BenchArgs.Parse(args[1..])),
     _ => Usage(),
 };
@@ -35,6 +36,8 @@ static int Usage()
           vellum-bench multi-turn --base-url URL --model NAME --tokenize-url WORKER/tokenize [--chats 6] [--turns 4] [--question-words 40] [--output-len 16] [--seed 1]
           vellum-bench exposition --base-url URL --pid WORKER_PID [--count 2000] [--filter NAME,NAME…] [--python /usr/bin/python3]
                                 (worker CPU per scrape from /proc: filtered poll, full page; prometheus_client on the same page)
+          vellum-bench scrape   --url URL [--rate 20] [--format text|openmetrics]   (polls until SIGTERM from a process of its own, then
+                                prints p50/p99: a scraper's view, not the load generator's; bench/lib.sh's scrape_while)
           vellum-bench structured-output --model-dir DIR [--batch 8] [--output-len 128] [--rounds 4] [--tokenizer-dir DIR [--tokens 256]]
                                 (mask time per step at batch 8 vs unconstrained steps, no HTTP; per token over a large vocabulary)
           vellum-bench mixed-load --base-url URL --model NAME [--streams 4] [--output-len 300] [--long-prompts 6] [--long-words 500] [--interval-s 2]

@@ -4,7 +4,9 @@ namespace Bench;
 
 /// <summary>
 /// Polls a /metrics URL at a fixed rate, as an inference router does, and times each full response; with
-/// <paramref name="openMetrics"/> it asks for OpenMetrics as Prometheus does, so exemplars are rendered too.
+/// <paramref name="openMetrics"/> it asks for OpenMetrics as Prometheus does, so exemplars are rendered too. It polls
+/// from a thread of its own with blocking sends, as a scrape loop does: one wake-up per response, and none of its
+/// time spent queued behind the continuations of the streams a load generator drives in the same process.
 /// </summary>
 internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSecond, bool openMetrics)
 {
@@ -12,31 +14,30 @@ internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSe
 
     public int Failures { get; private set; }
 
-    public async Task RunAsync(CancellationToken stop)
+    /// <summary>One scrape, not timed: the connection open and this client's code compiled before timing starts.</summary>
+    public void WarmUp() => Scrape(CancellationToken.None);
+
+    /// <summary>Polls on a dedicated thread until <paramref name="stop"/>.</summary>
+    public Task RunAsync(CancellationToken stop) => Task.Factory.StartNew(() =>
     {
-        var period = TimeSpan.FromSeconds(1 / ratePerSecond);
-        using var timer = new PeriodicTimer(period);
+        var period = (long)(Stopwatch.Frequency / ratePerSecond);
+        var next = Stopwatch.GetTimestamp();
         try
         {
-            while (await timer.WaitForNextTickAsync(stop))
+            while (true)
             {
-                var started = Stopwatch.GetTimestamp();
-                try
+                next += period;
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                if (stop.WaitHandle.WaitOne(wait > TimeSpan.Zero ? wait : TimeSpan.Zero))
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, url);
-                    if (openMetrics)
-                    {
-                        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
-                    }
-                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, stop);
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        Failures++;
-                        continue;
-                    }
+                    return;
+                }
+                var started = Stopwatch.GetTimestamp();
+                if (Scrape(stop))
+                {
                     _latenciesMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
-                catch (HttpRequestException)
+                else
                 {
                     Failures++;
                 }
@@ -44,6 +45,24 @@ internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSe
         }
         catch (OperationCanceledException)
         {
+        }
+    }, stop, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private bool Scrape(CancellationToken stop)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (openMetrics)
+        {
+            request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        }
+        try
+        {
+            using var response = http.Send(request, HttpCompletionOption.ResponseContentRead, stop);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
         }
     }
 

@@ -27,6 +27,7 @@ internal static class ServeBenchmark
         // --scrape-url: poll /metrics while serving, as a router or Prometheus would, and time each scrape.
         using var stopScraping = new CancellationTokenSource();
         var poller = args.Optional("scrape-url") is { } scrapeUrl ? new ScrapePoller(http, scrapeUrl, args.Double("scrape-rate") ?? 20, args.String("scrape-format", "text") == "openmetrics") : null;
+        poller?.WarmUp();
         var polling = poller?.RunAsync(stopScraping.Token) ?? Task.CompletedTask;
         // --long-fraction F --long-output-len N: a skewed workload, a fraction of the requests asking for much longer outputs.
         var skew = new Random(seed + 1);

@@ -5,8 +5,8 @@
 #  1. worker CPU per scrape from /proc (utime + stime), over one keep-alive connection: a router's filtered poll
 #     (name[] for the three load gauges), the full page as text and as OpenMetrics; and Python's prometheus_client
 #     rendering the same full page in the same run. Rounds counterbalanced (before after, after before, …);
-#  2. the full page's and the filtered poll's latency (p50/p99), polled 20 times a second while 8 streams decode, and
-#     the same of /alive, the worker's cheapest request, as the floor;
+#  2. the full page's and the filtered poll's latency (p50/p99), polled 20 times a second by a scraper process of its
+#     own while 8 streams decode, and the same of /alive, the worker's cheapest request;
 #  3. what 20 filtered polls a second cost those streams' throughput: serving with and without the poller, in
 #     counterbalanced rounds (bench/compare.sh), fresh prompts each run, on each worker.
 set -euo pipefail
@@ -39,11 +39,11 @@ for round in $(seq 1 "$rounds"); do
   order=(8781 8782); (( round % 2 == 0 )) && order=(8782 8781)
   echo "round $round (idle CPU $(idle_cpu)%):"
   for port in "${order[@]}"; do
-    echo "  ${arm[$port]} full page: $(serve "$port" --scrape-url "http://127.0.0.1:$port/metrics" --scrape-rate 20 | grep scrapes)"
-    echo "  ${arm[$port]} filtered:  $(serve "$port" --scrape-url "$(filtered "$port")" --scrape-rate 20 | grep scrapes)"
+    echo "  ${arm[$port]} full page: $(scrape_while "http://127.0.0.1:$port/metrics" serve "$port")"
+    echo "  ${arm[$port]} filtered:  $(scrape_while "$(filtered "$port")" serve "$port")"
   done
-  # The floor: the worker's cheapest request, /alive, polled alike, shows what any request waits for a CPU here.
-  echo "  after /alive:     $(serve 8782 --scrape-url "http://127.0.0.1:8782/alive" --scrape-rate 20 | grep scrapes)"
+  # The worker's cheapest request, /alive, polled alike: what any request of the worker waits for a CPU here.
+  echo "  after /alive:     $(scrape_while "http://127.0.0.1:8782/alive" serve 8782)"
 done
 
 echo "== 3. throughput of 8 streams, without and with 20 filtered polls a second =="

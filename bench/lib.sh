@@ -50,3 +50,18 @@ fresh_seed() { echo $(( RANDOM * 32768 + RANDOM )); }
 wait_healthy() { # PORT…
   for port in "$@"; do until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done; done
 }
+
+# scrape_while URL COMMAND…: polls URL 20 times a second from a scraper process of its own (vellum-bench scrape: as
+# Prometheus or a router on another machine, not sharing the load generator's thread pool) while COMMAND runs;
+# prints the scraper's line (count, p50, p99).
+scrape_while() {
+  local url=$1 err out scraper; shift
+  err=$(mktemp); out=$(mktemp)
+  $bench scrape --url "$url" --rate 20 >"$out" 2>"$err" &
+  scraper=$!
+  until grep -q polling "$err"; do kill -0 $scraper || { cat "$err" >&2; return 1; }; sleep 0.05; done
+  "$@" >/dev/null
+  kill -TERM $scraper
+  wait $scraper
+  cat "$out"; rm -f "$err" "$out"
+}
