@@ -17,7 +17,7 @@ internal static class ExpositionBenchmark
         var pid = args.Int("pid", 0);
         var count = args.Int("count", 2000);
         var filter = args.String("filter", "vllm:num_requests_waiting,vllm:num_requests_running,vllm:kv_cache_usage_perc");
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1, PooledConnectionLifetime = Timeout.InfiniteTimeSpan });
+        using var http = ScrapePoller.OneConnectionClient();
         var filtered = "/metrics?" + string.Join('&', filter.Split(',').Select(n => "name%5B%5D=" + Uri.EscapeDataString(n)));
         var cases = new (string Name, string Path, bool OpenMetrics)[]
         {

@@ -11,7 +11,7 @@ internal static class ScrapeBenchmark
 {
     public static async Task<int> RunAsync(BenchArgs args)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1, PooledConnectionLifetime = Timeout.InfiniteTimeSpan });
+        using var http = ScrapePoller.OneConnectionClient();
         var poller = new ScrapePoller(http, args.String("url"), args.Double("rate") ?? 20, args.String("format", "text") == "openmetrics");
         poller.WarmUp();
         using var stop = new CancellationTokenSource();

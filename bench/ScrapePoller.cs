@@ -12,6 +12,10 @@ internal sealed class ScrapePoller(HttpClient http, string url, double ratePerSe
 {
     private readonly List<double> _latenciesMs = [];
 
+    /// <summary>A client that holds one keep-alive connection, as a scraper does.</summary>
+    public static HttpClient OneConnectionClient() =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = 1, PooledConnectionLifetime = Timeout.InfiniteTimeSpan });
+
     public int Failures { get; private set; }
 
     /// <summary>One scrape, not timed: the connection open and this client's code compiled before timing starts.</summary>

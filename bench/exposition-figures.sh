@@ -19,7 +19,7 @@ source bench/lib.sh
 build_and_model
 before_and_after "$before" 8781 8782
 declare -A pid=([8781]=$old [8782]=$new) arm=([8781]=before [8782]=after)
-filtered() { echo "http://127.0.0.1:$1/metrics?name%5B%5D=vllm%3Anum_requests_waiting&name%5B%5D=vllm%3Anum_requests_running&name%5B%5D=vllm%3Akv_cache_usage_perc"; }
+filtered() { echo "http://127.0.0.1:$1$router_poll"; }
 serve() { local port=$1; shift; $bench serve --base-url "http://127.0.0.1:$port/v1" --model small --num-prompts 32 --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)" "$@"; }
 exposition() { $bench exposition --base-url "http://127.0.0.1:$1" --pid "${pid[$1]}" --count "$count" "${@:2}"; }
 for port in 8781 8782; do

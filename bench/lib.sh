@@ -51,6 +51,9 @@ wait_healthy() { # PORT…
   for port in "$@"; do until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done; done
 }
 
+# A router's filtered poll: name[] for the three load gauges (what vellum-bench exposition's default --filter asks).
+router_poll="/metrics?name%5B%5D=vllm%3Anum_requests_waiting&name%5B%5D=vllm%3Anum_requests_running&name%5B%5D=vllm%3Akv_cache_usage_perc"
+
 # scrape_while URL COMMAND…: polls URL 20 times a second from a scraper process of its own (vellum-bench scrape: as
 # Prometheus or a router on another machine, not sharing the load generator's thread pool) while COMMAND runs;
 # prints the scraper's line (count, p50, p99).

@@ -20,7 +20,7 @@ floor=$!
 trap 'kill $worker $floor 2>/dev/null || true; rm -f "$log"' EXIT
 wait_healthy 8797
 declare -A url=(
-  [filtered]="http://127.0.0.1:8797/metrics?name%5B%5D=vllm%3Anum_requests_waiting&name%5B%5D=vllm%3Anum_requests_running&name%5B%5D=vllm%3Akv_cache_usage_perc"
+  [filtered]="http://127.0.0.1:8797$router_poll"
   [alive]="http://127.0.0.1:8797/alive"
   [floor]="http://127.0.0.1:8798/metrics")
 declare -A path=([filtered]=/metrics [alive]=/alive)

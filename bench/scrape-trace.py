@@ -1,24 +1,24 @@
 """Reads a sched_switch/sched_wakeup trace with bench/trace-poller.py's markers and, for the slowest scrapes, says
 where each one's time went: who had each CPU while it was in flight (the engine loop, the worker's other threads,
 the load generator, the scraper), and how long the scraper, woken, waited for a CPU.
-    python3 bench/scrape-trace.py TRACE WORKER_TIDS SERVE_TIDS ENGINE_TID SCRAPER_PID [SLOWEST]
+    python3 bench/scrape-trace.py TRACE WORKER_THREADS SERVE_TIDS SCRAPER_PID [SLOWEST]
 """
 import re
 import sys
 from collections import defaultdict
 
-trace, worker_tids, serve_tids, engine_tid, scraper_pid = sys.argv[1:6]
-slowest = int(sys.argv[6]) if len(sys.argv) > 6 else 5
-# "tid name" lines: the worker's threads by what they do (the thread pool, the socket engine, the server GC, …).
-worker = dict(line.split(" ", 1) for line in open(worker_tids).read().splitlines())
+trace, worker_threads, serve_tids, scraper_pid = sys.argv[1:5]
+slowest = int(sys.argv[5]) if len(sys.argv) > 5 else 5
+# "tid name" lines: the worker's threads by what they do (the engine loop, the thread pool, the socket engine, …).
+worker = {tid: name.strip() for tid, name in (line.split(" ", 1) for line in open(worker_threads).read().splitlines())}
 serve = set(open(serve_tids).read().split())
 
 
 def role(tid):
-    if tid == engine_tid:
+    if worker.get(tid) == "engine-loop":
         return "engine loop"
     if tid in worker:
-        return f"worker {worker[tid].strip()}"
+        return f"worker {worker[tid]}"
     if tid in serve:
         return "load generator"
     if tid == scraper_pid:
@@ -36,9 +36,9 @@ scrapes = {}
 for index, (_, _, kind, text) in enumerate(events):
     if kind == "tracing_mark_write" and (match := re.match(r"SCRAPE (\d+) (start|end)(?: ([\d.]+))?", text)):
         scrapes.setdefault(int(match[1]), {})[match[2]] = (index, float(match[3] or 0))
-running = {}  # cpu -> tid running since the last switch seen
 for number, marks in sorted(((n, m) for n, m in scrapes.items() if "end" in m), key=lambda item: -item[1]["end"][1])[:slowest]:
     first, last = marks["start"][0], marks["end"][0]
+    running = {}  # cpu -> the tid running on it
     # Who ran on each CPU before the window opened: the last switch on that CPU before it.
     for t, cpu, kind, text in reversed(events[:first]):
         if kind == "sched_switch" and cpu not in running:
@@ -60,4 +60,3 @@ for number, marks in sorted(((n, m) for n, m in scrapes.items() if "end" in m), 
         share[role(running[cpu])] += end - start
     print(f"scrape {number}: {marks['end'][1]:.2f} ms; the scraper waited {waited:.2f} ms for a CPU once woken; CPU time in the window: "
           + ", ".join(f"{name} {ms:.2f} ms" for name, ms in sorted(share.items(), key=lambda item: -item[1])))
-    running.clear()

@@ -15,24 +15,22 @@ work=$(mktemp -d)
 worker=$(start_worker 8796)
 trap 'echo 0 >$tracing/tracing_on; echo 0 >$tracing/events/sched/enable; kill $worker 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_healthy 8796
-path="/metrics?name%5B%5D=vllm%3Anum_requests_waiting&name%5B%5D=vllm%3Anum_requests_running&name%5B%5D=vllm%3Akv_cache_usage_perc"
 serve() { $bench serve --base-url "http://127.0.0.1:8796/v1" --model small --num-prompts "$1" --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)"; }
 serve 16 >/dev/null
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:8796$path" >/dev/null; done
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:8796$router_poll" >/dev/null; done
 echo 0 >$tracing/tracing_on; echo >$tracing/trace; echo 65536 >$tracing/buffer_size_kb
 for event in sched_switch sched_wakeup sched_wakeup_new; do echo 1 >$tracing/events/sched/$event/enable; done
-serve 256 >"$work/serve.out" &
+serve 256 >/dev/null &
 load=$!
 until serve_pid=$(pgrep -f "vellum-bench serve --base-url http://127.0.0.1:8796"); do sleep 0.05; done
 sleep 1   # the streams decoding
 echo 1 >$tracing/tracing_on
-python3 bench/trace-poller.py 8796 "$path" 20 "${SECONDS_TRACED:-15}" &
+python3 bench/trace-poller.py 8796 "$router_poll" 20 "${SECONDS_TRACED:-15}" &
 scraper=$!
 wait $scraper
 echo 0 >$tracing/tracing_on
-for task in /proc/$worker/task/*; do echo "${task##*/} $(cat "$task/comm")"; done >"$work/worker.tids"; ls /proc/$serve_pid/task >"$work/serve.tids"
-engine=$(grep -l '^engine-loop$' /proc/$worker/task/*/comm | cut -d/ -f5)
+for task in /proc/$worker/task/*; do echo "${task##*/} $(cat "$task/comm")"; done >"$work/worker.threads"; ls /proc/$serve_pid/task >"$work/serve.tids"
 cat $tracing/trace >"$work/trace"
 kill $load 2>/dev/null || true
 echo "trace: $(grep -c sched_switch "$work/trace") context switches"
-python3 bench/scrape-trace.py "$work/trace" "$work/worker.tids" "$work/serve.tids" "$engine" "$scraper" "${SLOWEST:-5}"
+python3 bench/scrape-trace.py "$work/trace" "$work/worker.threads" "$work/serve.tids" "$scraper" "${SLOWEST:-5}"
