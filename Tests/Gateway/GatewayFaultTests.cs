@@ -25,17 +25,23 @@ public class GatewayFaultTests
         await using var a = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}", WorkerApp.DevMode);
         await using var b = await ServiceProcess.StartWorkerAsync($"--model \"{TinyModel.Directory}\" --served-model-name {WorkerApp.ModelName}");
         await using var gateway = await ServiceProcess.StartGatewayAsync(GatewayArguments(("a", a), ("b", b)));
+        // Worker a's /pause and /resume answered once first: their first call compiles the endpoints, for longer than the
+        // tiny model takes to finish a stream.
+        await PauseAsync(a);
+        (await a.Client.PostAsync("/resume", null, Cancel)).Dispose();
         var firstEvents = Enumerable.Range(0, 6).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
         var streams = Enumerable.Range(0, 6).Select(i => StreamAsync(gateway.Client, $"Stream {i} tells of rivers.", firstEvents[i])).ToArray();
-        await Task.WhenAll(firstEvents.Select(e => e.Task)).WaitAsync(TimeSpan.FromSeconds(20), Cancel);
-        // Every stream has started (its first bytes reached the client, so no retry can save it); worker a now runs no
-        // further step (vLLM's /pause?mode=keep), so the streams it serves are still open when it dies, however fast the machine.
-        using (var paused = await a.Client.PostAsync("/pause?mode=keep", null, Cancel))
-        {
-            Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
-        }
-        var frozen = (await StatsAsync(a)).GetProperty("running").GetInt32();
-        Assert.True(frozen > 0, "worker a had finished its streams before the pause: nothing left to break");
+        // As soon as worker a is seen running streams it runs no further step (vLLM's /pause?mode=keep), so they are still
+        // open when it dies: the tiny model finishes a whole stream within a fraction of a second, less than the spread of
+        // the six streams' starts, so waiting for every stream to start first would let a's finish.
+        var seen = await Eventually.ReadUntilAsync(() => RunningAsync(a), running => running > 0, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(1));
+        Assert.True(seen > 0, "the gateway gave worker a none of the six streams");
+        await PauseAsync(a);
+        Assert.True(await RunningAsync(a) > 0, "worker a finished its streams between being seen running them and the pause: nothing left to break");
+        // Every stream has started (its first bytes reached the client, so no retry can save it) or waits in paused a's queue.
+        var accounted = await Eventually.ReadUntilAsync(async () => firstEvents.Count(e => e.Task.IsCompleted) + (await StatsAsync(a)).GetProperty("waiting").GetInt32(),
+            count => count == firstEvents.Length, TimeSpan.FromSeconds(20));
+        Assert.Equal(firstEvents.Length, accounted);
         a.Kill();
         var ends = await Task.WhenAll(streams);
 
@@ -143,6 +149,14 @@ public class GatewayFaultTests
     private static async Task<System.Text.Json.JsonElement> StatsAsync(ServiceProcess worker) =>
         await (await worker.Client.GetAsync("/engine/stats", Cancel)).JsonAsync();
 
+
+    private static async Task PauseAsync(ServiceProcess worker)
+    {
+        using var paused = await worker.Client.PostAsync("/pause?mode=keep", null, Cancel);
+        Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+    }
+
+    private static async Task<int> RunningAsync(ServiceProcess worker) => (await StatsAsync(worker)).GetProperty("running").GetInt32();
 
     private static async Task<long> StepsAsync(ServiceProcess worker) => (await StatsAsync(worker)).GetProperty("steps").GetInt64();
 }
