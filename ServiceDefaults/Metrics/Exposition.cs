@@ -170,33 +170,71 @@ public static class Exposition
         return (blocks, eof);
     }
 
+    /// <summary>
+    /// The page with the eager series appended at zero as families of their own (before # EOF), without parsing it:
+    /// for when none of their families is on the page at all, which is how OpenTelemetry renders a histogram before its
+    /// first observation. The lines are those <see cref="Rewrite"/> would add, where it would add them (after the rest).
+    /// </summary>
+    public static ReadOnlyMemory<byte> AppendZeroFamilies(ReadOnlyMemory<byte> page, IReadOnlyList<EagerHistogramSeries> missing, bool openMetrics)
+    {
+        var added = new StringBuilder();
+        foreach (var family in missing.GroupBy(series => series.Family))
+        {
+            foreach (var line in FamilyHeader(family.Key).Concat(family.SelectMany(series => ZeroSeries(series, openMetrics))))
+            {
+                added.Append(line).Append('\n');
+            }
+        }
+        var body = page.Span;
+        var lines = added.ToString();
+        var end = body.EndsWith("# EOF\n"u8) ? body.Length - "# EOF\n"u8.Length : body.Length;
+        var output = new byte[body.Length + Encoding.UTF8.GetByteCount(lines)];
+        body[..end].CopyTo(output);
+        var written = end + Encoding.UTF8.GetBytes(lines, output.AsSpan(end));
+        body[end..].CopyTo(output.AsSpan(written));
+        return output;
+    }
+
+    /// <summary>Whether the page has any line of the series' family (its # TYPE line).</summary>
+    public static bool HasFamily(ReadOnlySpan<byte> page, EagerHistogramSeries series) => page.IndexOf(series.TypeLine) >= 0;
+
     private static void AddMissingZeroSeries(List<Block> blocks, IEnumerable<EagerHistogramSeries> eager, bool openMetrics)
     {
         foreach (var series in eager)
         {
-            var name = series.Family.Name;
-            var labels = Labels(series.Labels, le: null);
-            var countSample = CountSample(series.Family, series.Labels);
-            var block = blocks.FirstOrDefault(b => b.Family == name);
+            var block = blocks.FirstOrDefault(b => b.Family == series.Family.Name);
             if (block is null)
             {
-                block = new Block(name);
-                block.Lines.Add($"# TYPE {name} histogram");
-                block.Lines.Add($"# HELP {name} {EscapeHelp(series.Family.Description)}");
+                block = new Block(series.Family.Name);
+                block.Lines.AddRange(FamilyHeader(series.Family));
                 blocks.Add(block);
             }
-            else if (block.Lines.Any(l => l.StartsWith(countSample, StringComparison.Ordinal)))
+            else if (block.Lines.Any(l => l.StartsWith(CountSample(series.Family, series.Labels), StringComparison.Ordinal)))
             {
                 continue;
             }
-            foreach (var bound in series.Bounds)
-            {
-                block.Lines.Add($"{name}_bucket{Labels(series.Labels, Buckets.FormatBound(bound, openMetrics))} 0");
-            }
-            block.Lines.Add($"{name}_bucket{Labels(series.Labels, "+Inf")} 0");
-            block.Lines.Add($"{name}_sum{labels} 0");
-            block.Lines.Add($"{name}_count{labels} 0");
+            block.Lines.AddRange(ZeroSeries(series, openMetrics));
         }
+    }
+
+    /// <summary>A histogram family's # TYPE and # HELP lines, as OpenTelemetry's exporter writes them.</summary>
+    private static string[] FamilyHeader(MetricFamily family) =>
+        [$"{TypeLine(family)}histogram", $"# HELP {family.Name} {EscapeHelp(family.Description)}"];
+
+    /// <summary>The start of a family's # TYPE line: how a rendered page is searched for the family.</summary>
+    public static string TypeLine(MetricFamily family) => $"# TYPE {family.Name} ";
+
+    /// <summary>A histogram series' lines at zero: its buckets, +Inf, sum and count.</summary>
+    private static IEnumerable<string> ZeroSeries(EagerHistogramSeries series, bool openMetrics)
+    {
+        var name = series.Family.Name;
+        foreach (var bound in series.Bounds)
+        {
+            yield return $"{name}_bucket{Labels(series.Labels, Buckets.FormatBound(bound, openMetrics))} 0";
+        }
+        yield return $"{name}_bucket{Labels(series.Labels, "+Inf")} 0";
+        yield return $"{name}_sum{Labels(series.Labels, le: null)} 0";
+        yield return $"{name}_count{Labels(series.Labels, le: null)} 0";
     }
 
     /// <summary>The start of a histogram series' _count line, as OpenTelemetry writes it in both formats.</summary>

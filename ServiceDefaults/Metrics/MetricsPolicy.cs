@@ -187,4 +187,7 @@ public sealed record EagerHistogramSeries(MetricFamily Family, IReadOnlyDictiona
 {
     /// <summary>The start of its _count line, in bytes: how a rendered page is searched for it.</summary>
     public byte[] CountSample { get; } = System.Text.Encoding.UTF8.GetBytes(Exposition.CountSample(Family, Labels));
+
+    /// <summary>The start of its family's # TYPE line, in bytes: how a rendered page is searched for the family.</summary>
+    public byte[] TypeLine { get; } = System.Text.Encoding.UTF8.GetBytes(Exposition.TypeLine(Family));
 }

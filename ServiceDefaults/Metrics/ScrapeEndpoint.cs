@@ -96,15 +96,18 @@ public static class ScrapeEndpoint
 
     /// <summary>
     /// The page as served: the exporter's bytes, filtered to the families asked for, less empty exemplars, in a pass over
-    /// them. Only while a family served still lacks its eager zero series (until its first observation: OpenTelemetry
-    /// keeps a series once it exists) is the page parsed and edited.
+    /// them. Eager zero series not yet observed (OpenTelemetry keeps a series once it exists) are appended as families
+    /// of their own while their families are absent, as they are before any observation: a worker that never sees a
+    /// structured-output request keeps those histograms at zero for good. Only a family that has some series but lacks
+    /// an eager one has the page parsed and edited.
     /// </summary>
     private static ReadOnlyMemory<byte> Finish(ReadOnlyMemory<byte> page, bool openMetrics, IReadOnlySet<string>? names, MetricsPolicy policy)
     {
         var missing = names is null ? policy.EagerHistogramsMissingFrom(page.Span) : Exposition.AskedOf(policy.PendingEagerHistograms, names);
-        ReadOnlyMemory<byte> served = missing.Count > 0
-            ? Encoding.UTF8.GetBytes(Exposition.Rewrite(Encoding.UTF8.GetString(page.Span), openMetrics, missing, names))
-            : names is null ? page : Exposition.Filter(page, names);
+        var kept = names is null ? page : Exposition.Filter(page, names);
+        ReadOnlyMemory<byte> served = missing.Count == 0 ? kept
+            : missing.All(series => !Exposition.HasFamily(kept.Span, series)) ? Exposition.AppendZeroFamilies(kept, missing, openMetrics)
+            : Encoding.UTF8.GetBytes(Exposition.Rewrite(Encoding.UTF8.GetString(page.Span), openMetrics, missing, names));
         return openMetrics ? Exposition.WithoutEmptyExemplars(served) : served;
     }
 }

@@ -1,11 +1,13 @@
 using System.Text;
+using MetricsContract;
 using ServiceDefaults.Metrics;
 
 namespace Tests.Metrics;
 
 /// <summary>
 /// The byte-level edits a scrape gets on its way out: name[] keeps exactly the families asked for (by family or sample
-/// name, as prometheus_client matches), line for line as the exporter wrote them; empty exemplars are cut.
+/// name, as prometheus_client matches), line for line as the exporter wrote them; empty exemplars are cut; histograms
+/// not yet observed are added at zero.
 /// </summary>
 public class ExpositionFilterTests
 {
@@ -53,6 +55,27 @@ public class ExpositionFilterTests
         Assert.Contains("# {request_id=\"cmpl-1\"} 7 1795991504.4\n", cut);
         Assert.DoesNotContain("# {}", cut);
         Assert.Equal(OpenMetricsPage.Length - " # {} 1 1795991504.4".Length, cut.Length);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AnUnobservedHistogram_IsAppendedAtZero_AsTheParsingPathServesIt_AndEofStaysLast(bool openMetrics)
+    {
+        var page = openMetrics ? OpenMetricsPage : OpenMetricsPage.Replace("# EOF\n", "", StringComparison.Ordinal);
+        var family = MetricCatalog.StructuredOutputCompileTime;
+        EagerHistogramSeries[] unobserved = [new(family, new Dictionary<string, string> { ["model_name"] = "m" }, [0.001, 0.5])];
+        Assert.False(Exposition.HasFamily(Encoding.UTF8.GetBytes(page), unobserved[0]));
+
+        var appended = Encoding.UTF8.GetString(Exposition.AppendZeroFamilies(Encoding.UTF8.GetBytes(page), unobserved, openMetrics).Span);
+
+        var parsed = PrometheusText.Parse(appended);
+        Assert.Equivalent(PrometheusText.Parse(Exposition.Rewrite(page, openMetrics, unobserved, names: null)), parsed, strict: true);
+        Assert.Equal(["0.001", "0.5", "+Inf"], parsed[family.Name].Samples.Where(s => s.Name.EndsWith("_bucket")).Select(s => s.Labels["le"]));
+        Assert.All(parsed[family.Name].Samples, sample => Assert.Equal(0, sample.Value));
+        Assert.Equal(4, parsed.Count);
+        Assert.Equal(openMetrics, appended.EndsWith("\n# EOF\n", StringComparison.Ordinal));
+        Assert.True(Exposition.HasFamily(Encoding.UTF8.GetBytes(appended), unobserved[0]));
     }
 
     private static string Filter(string page, params string[] names) =>
