@@ -9,6 +9,7 @@
 #     own while 8 streams decode, and the same of /alive, the worker's cheapest request;
 #  3. what 20 filtered polls a second cost those streams' throughput: serving with and without the poller, in
 #     counterbalanced rounds (bench/compare.sh), fresh prompts each run, on each worker.
+# RECLAIM=paused pauses the machine's DAMON page reclaim for the run (see bench/scrape-latency-split.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ count="${COUNT:-2000}"
 before="${BEFORE:-9e8cf49}"
 source bench/lib.sh
 build_and_model
+reclaim_for_run
 before_and_after "$before" 8781 8782
 declare -A pid=([8781]=$old [8782]=$new) arm=([8781]=before [8782]=after)
 filtered() { echo "http://127.0.0.1:$1$router_poll"; }

@@ -68,3 +68,16 @@ scrape_while() {
   wait $scraper
   cat "$out"; rm -f "$err" "$out"
 }
+
+# reclaim_for_run: with RECLAIM=paused, pauses this machine's DAMON page reclaim (kdamond.0, see bench/kernel-cpu.py)
+# until the calling script exits, when a watcher puts it back (whatever the script's own EXIT trap does); root only.
+# Prints the reclaim's state either way, for the run's record.
+reclaim_for_run() {
+  local state=/sys/kernel/mm/damon/admin/kdamonds/0/state was
+  was=$(cat $state 2>/dev/null || echo none)
+  if [[ ${RECLAIM:-} == paused && $was == on ]]; then
+    echo off >$state
+    (while kill -0 $$ 2>/dev/null; do sleep 1; done; echo on >$state) >/dev/null 2>&1 &
+  fi
+  echo "DAMON page reclaim: $was before the run, $(cat $state 2>/dev/null || echo none) during it"
+}

@@ -4,8 +4,10 @@
 # router on another machine) polls, in turn, a router's filtered poll, /alive (the worker's cheapest request) and
 # bench/floor-server.py (the least any server can do: what a request waits for a CPU here, whoever serves it). Beside
 # the client's view, the worker's own from ASP.NET Core's hosting log ("Request finished … in X ms": from the
-# request's start in the server to its end). Targets rotate round by round; idle CPU before each round.
-#   MODEL_DIR=/tmp/vellum-bench/small ROUNDS=3 bash bench/scrape-latency-split.sh
+# request's start in the server to its end), and the CPU the kernel's own threads took meanwhile (bench/kernel-cpu.py:
+# the machine's DAMON page reclaim holds a CPU for 1–16 ms at a time). Targets rotate round by round; idle CPU before
+# each round. RECLAIM=paused pauses that reclaim for the run (reclaim_for_run in bench/lib.sh) to show what it costs.
+#   MODEL_DIR=/tmp/vellum-bench/small ROUNDS=3 [RECLAIM=paused] bash bench/scrape-latency-split.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -17,7 +19,9 @@ log="$(mktemp)"
 worker=$!
 python3 bench/floor-server.py 8798 &
 floor=$!
-trap 'kill $worker $floor 2>/dev/null || true; rm -f "$log"' EXIT
+kernel="$(mktemp)"
+trap 'kill $worker $floor 2>/dev/null || true; rm -f "$log" "$kernel"' EXIT
+reclaim_for_run
 wait_healthy 8797
 declare -A url=(
   [filtered]="http://127.0.0.1:8797$router_poll"
@@ -25,9 +29,10 @@ declare -A url=(
   [floor]="http://127.0.0.1:8798/metrics")
 declare -A path=([filtered]=/metrics [alive]=/alive)
 serve() { $bench serve --base-url "http://127.0.0.1:8797/v1" --model small --num-prompts "${PROMPTS:-128}" --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)" "$@"; }
-serve --num-warmups 8 >/dev/null
-# The polled paths past their tiers of JIT, as in a worker that has been scraped for a while.
-for target in filtered alive; do for _ in $(seq 100); do curl -sf "${url[$target]}" >/dev/null; done; done
+# Warmed as a worker that has served and been scraped for a while: one untimed case per polled path, so that the
+# streams' and the polls' code is past its tiers of JIT (the runtime's tiering thread otherwise takes a core for 2–4 ms
+# at a time in the first cases).
+for target in filtered alive; do scrape_while "${url[$target]}" serve >/dev/null; done
 # p50 and p99 (nearest rank) of the worker's own times for requests to PATH since the log was cut.
 server_side() {
   grep -a "Request finished" "$log" | grep -a "8797$1" | sed -E 's/.* ([0-9.]+)ms$/\1/' | sort -g |
@@ -38,9 +43,11 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
   echo "round $round (idle CPU $(idle_cpu)%):"
   for target in "${targets[@]}"; do
     : >"$log"
+    python3 bench/kernel-cpu.py snapshot "$kernel"
     client=$(scrape_while "${url[$target]}" serve)
     line="  $target: client ${client#scrapes: }"
     [[ -n "${path[$target]:-}" ]] && line+="; worker $(server_side "${path[$target]}")"
+    line+="; $(python3 bench/kernel-cpu.py since "$kernel")"
     echo "$line"
   done
   targets=("${targets[@]:1}" "${targets[0]}")

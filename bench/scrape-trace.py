@@ -1,6 +1,7 @@
 """Reads a sched_switch/sched_wakeup trace with bench/trace-poller.py's markers and, for the slowest scrapes, says
 where each one's time went: who had each CPU while it was in flight (the engine loop, the worker's other threads,
-the load generator, the scraper), and how long the scraper, woken, waited for a CPU.
+the load generator, the scraper, anything else by its name, e.g. the kernel's kdamond.0), and how long the scraper,
+woken, waited for a CPU.
     python3 bench/scrape-trace.py TRACE WORKER_THREADS SERVE_TIDS SCRAPER_PID [SLOWEST]
 """
 import re
@@ -23,14 +24,17 @@ def role(tid):
         return "load generator"
     if tid == scraper_pid:
         return "scraper"
-    return "idle" if tid == "0" else "other"
+    return "idle" if tid == "0" else names.get(tid, "other")
 
 
 line_re = re.compile(r"\[(\d+)\]\s+\S+\s+([\d.]+):\s+(\S+):\s*(.*)")
-events = []
+switch_re = re.compile(r"prev_comm=(.*) prev_pid=(\d+) .* next_comm=(.*) next_pid=(\d+)")
+events, names = [], {}  # names: tid -> its name as the scheduler saw it, for threads not the worker's
 for line in open(trace):
     if match := line_re.search(line):
         events.append((float(match[2]) * 1000, int(match[1]), match[3], match[4]))
+        if match[3] == "sched_switch" and (switch := switch_re.search(match[4])):
+            names[switch[2]], names[switch[4]] = switch[1], switch[3]
 cpus = {cpu for _, cpu, _, _ in events}
 scrapes = {}
 for index, (_, _, kind, text) in enumerate(events):

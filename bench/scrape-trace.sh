@@ -16,8 +16,7 @@ worker=$(start_worker 8796)
 trap 'echo 0 >$tracing/tracing_on; echo 0 >$tracing/events/sched/enable; kill $worker 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_healthy 8796
 serve() { $bench serve --base-url "http://127.0.0.1:8796/v1" --model small --num-prompts "$1" --max-concurrency 8 --output-len 96 --prompt-seed "$(fresh_seed)"; }
-serve 16 >/dev/null
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:8796$router_poll" >/dev/null; done
+scrape_while "http://127.0.0.1:8796$router_poll" serve 128 >/dev/null   # past the tiers of JIT, as in scrape-latency-split.sh
 echo 0 >$tracing/tracing_on; echo >$tracing/trace; echo 65536 >$tracing/buffer_size_kb
 for event in sched_switch sched_wakeup sched_wakeup_new; do echo 1 >$tracing/events/sched/$event/enable; done
 serve 256 >/dev/null &
